@@ -1,0 +1,198 @@
+"""OpenRosa 1.0 as ODK Collect really uses it: form list, forms, submissions.
+
+Collect is the client in the field, so where it and the specification
+disagree this follows Collect: ``text/xml`` on lists, 204 on ``HEAD
+/submission``, 201 and only 201 for a stored submission, and a first
+``<message>`` the volunteer can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from email.utils import formatdate
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, current_app, g, request, url_for
+
+from doorstep.sync.ingest import Ingest, Outcome
+
+log = logging.getLogger(__name__)
+
+openrosa = Blueprint("openrosa", __name__)
+
+_STATUS = {
+    Outcome.CREATED: 201,
+    Outcome.DUPLICATE: 201,
+    Outcome.CONFLICT: 409,
+    Outcome.EDIT_OUT_OF_DATE: 409,
+    Outcome.EDIT_UNKNOWN: 404,
+    Outcome.UNKNOWN_FORM: 404,
+    Outcome.FORM_CLOSED: 409,
+    Outcome.MALFORMED: 400,
+}
+
+
+def openrosa_headers(response: Response) -> Response:
+    """Add the headers Collect checks to every response."""
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["Date"] = formatdate(usegmt=True)
+    response.headers.setdefault("Content-Language", "en")
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+        current_app.config["MAX_CONTENT_LENGTH"]
+    )
+
+    return response
+
+
+def openrosa_message(text: str, status: int) -> Response:
+    """An OpenRosaResponse whose first message Collect shows the volunteer."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<OpenRosaResponse xmlns="http://openrosa.org/http/response">'
+        f'<message nature="">{escape(text)}</message>'
+        "</OpenRosaResponse>"
+    )
+
+    return Response(body, status=status, content_type="text/xml; charset=utf-8")
+
+
+@openrosa.get("/formList")
+def form_list() -> Response:
+    wanted = request.args.get("formID")
+    entries = []
+    for form in g.ingest.registry.forms():
+        if wanted and form.form_id != wanted:
+            continue
+        if g.ingest.registry.state(form.form_id) != "open":
+            continue
+        entries.append(_form_entry(form))
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<xforms xmlns="http://openrosa.org/xforms/xformsList">'
+        + "".join(entries)
+        + "</xforms>"
+    )
+
+    return Response(body, content_type="text/xml; charset=utf-8")
+
+
+def _form_entry(form) -> str:
+    spec = form.spec
+    args = {"form_id": spec.form_id, "version": form.folder.name}
+    download = url_for(".form_xml", _external=True, **args)
+    manifest = ""
+    if form.media():
+        manifest = f"<manifestUrl>{escape(url_for('.manifest', _external=True, **args))}</manifestUrl>"
+
+    return (
+        "<xform>"
+        f"<formID>{escape(spec.form_id)}</formID>"
+        f"<name>{escape(spec.title or spec.form_id)}</name>"
+        f"<version>{escape(spec.version)}</version>"
+        f"<hash>md5:{spec.md5}</hash>"
+        f"<downloadUrl>{escape(download)}</downloadUrl>"
+        f"{manifest}"
+        "</xform>"
+    )
+
+
+@openrosa.get("/forms/<form_id>/<version>/form.xml")
+def form_xml(form_id: str, version: str) -> Response:
+    form = _published(form_id, version)
+    if form is None:
+        return openrosa_message(f"No form {form_id!r} with that version.", 404)
+
+    return _cached(form.spec.xml, "text/xml; charset=utf-8", form.spec.md5)
+
+
+@openrosa.get("/forms/<form_id>/<version>/manifest")
+def manifest(form_id: str, version: str) -> Response:
+    form = _published(form_id, version)
+    if form is None:
+        return openrosa_message(f"No form {form_id!r} with that version.", 404)
+    files = []
+    for name, path in form.media().items():
+        digest = hashlib.md5(path.read_bytes()).hexdigest()
+        url = url_for(
+            ".media", form_id=form_id, version=version, name=name, _external=True
+        )
+        files.append(
+            f"<mediaFile><filename>{escape(name)}</filename>"
+            f"<hash>md5:{digest}</hash><downloadUrl>{escape(url)}</downloadUrl>"
+            "</mediaFile>"
+        )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest xmlns="http://openrosa.org/xforms/xformsManifest">'
+        + "".join(files)
+        + "</manifest>"
+    )
+
+    return Response(body, content_type="text/xml; charset=utf-8")
+
+
+@openrosa.get("/forms/<form_id>/<version>/media/<name>")
+def media(form_id: str, version: str, name: str) -> Response:
+    form = _published(form_id, version)
+    path = form.media().get(name) if form is not None else None
+    if path is None:
+        return openrosa_message(f"No media file {name!r} for this form.", 404)
+    data = path.read_bytes()
+    kind = "text/csv; charset=utf-8" if name.endswith(".csv") else (
+        "application/octet-stream"
+    )
+
+    return _cached(data, kind, hashlib.md5(data).hexdigest())
+
+
+@openrosa.route("/submission", methods=["HEAD", "GET"])
+def submission_probe() -> Response:
+    return Response(status=204)
+
+
+@openrosa.post("/submission")
+def submission() -> Response:
+    started = time.perf_counter()
+    upload = request.files.get("xml_submission_file")
+    if upload is None:
+        return openrosa_message(
+            "The upload had no xml_submission_file part, so there was nothing "
+            "to store. Send the form again from the device.",
+            400,
+        )
+
+    attachments = {
+        (part.filename or key): part.read()
+        for key, part in request.files.items(multi=True)
+        if key != "xml_submission_file"
+    }
+    result = g.ingest.submit(
+        upload.read(), attachments, device_id=request.args.get("deviceID", "")
+    )
+    log.info(
+        "submission device=%s form=%s instance=%s outcome=%s ms=%.1f",
+        request.args.get("deviceID", "-"),
+        result.form_id or "-",
+        result.instance_id or "-",
+        result.outcome.value,
+        (time.perf_counter() - started) * 1000,
+    )
+
+    return openrosa_message(result.message, _STATUS[result.outcome])
+
+
+def _published(form_id: str, version: str):
+    for form in g.ingest.registry.versions(form_id):
+        if form.folder.name == version:
+            return form
+
+    return None
+
+
+def _cached(data: bytes, content_type: str, md5: str) -> Response:
+    response = Response(data, content_type=content_type)
+    response.set_etag(md5)
+
+    return response.make_conditional(request)

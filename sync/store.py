@@ -1,0 +1,229 @@
+"""The submission store: every accepted submission, exactly as received.
+
+Submission XML and attachments are immutable files named by the SHA-256 of
+their content, written atomically before anything else; an SQLite index
+(WAL, full sync) then records which instanceID holds which content. Naming
+files by content means two devices racing with different XML under one
+instanceID can never overwrite each other: the index decides the winner and
+the loser's bytes stay on disk for review. A crash between the file and the
+index row leaves an orphan file, never an acknowledged submission without
+its content.
+
+Layout under ``data/``::
+
+    submissions/ab/<sha256>.xml
+    blobs/ab/<sha256>
+    index.sqlite
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from doorstep.sync.files import write_atomic
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL UNIQUE,
+    form_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    received REAL NOT NULL,
+    deprecated_id TEXT,
+    replaced_by TEXT,
+    expected TEXT NOT NULL,
+    flags TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, name)
+);
+CREATE INDEX IF NOT EXISTS submissions_form ON submissions (form_id);
+"""
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    """The index's view of one stored submission."""
+
+    seq: int
+    instance_id: str
+    form_id: str
+    version: str
+    sha256: str
+    device_id: str
+    received: float
+    deprecated_id: str | None
+    replaced_by: str | None
+    expected: tuple[str, ...]
+    attachments: dict[str, str]
+    flags: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every file the XML names has arrived."""
+        return all(name in self.attachments for name in self.expected)
+
+
+class StoreConflict(Exception):
+    """Raised when an instanceID is already held by different content."""
+
+
+class Store:
+    """Durable, idempotent storage of submissions and their attachments."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._local = threading.local()
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    def get(self, instance_id: str) -> StoredSubmission | None:
+        """The stored submission with this instanceID, or None."""
+        row = self._db().execute(
+            "SELECT * FROM submissions WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
+
+        return self._stored(row) if row else None
+
+    def put(
+        self,
+        xml: bytes,
+        *,
+        instance_id: str,
+        form_id: str,
+        version: str,
+        device_id: str,
+        expected: list[str],
+        attachments: dict[str, bytes],
+        deprecated_id: str | None = None,
+        flags: list[str] | None = None,
+    ) -> tuple[StoredSubmission, bool]:
+        """Store a submission durably; returns it and whether it was new.
+
+        Idempotent: the same XML again only adds attachments not yet held.
+        Different XML under a stored instanceID raises StoreConflict. When
+        ``deprecated_id`` is given, the original is marked replaced in the
+        same transaction, so an edit chain never forks.
+        """
+        sha = hashlib.sha256(xml).hexdigest()
+        self._write_once(self.xml_path(sha), xml)
+        blobs = {name: self._put_blob(data) for name, data in attachments.items()}
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            current = db.execute(
+                "SELECT sha256 FROM submissions WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            if current is not None and current[0] != sha:
+                raise StoreConflict(instance_id)
+            created = current is None
+            if created:
+                db.execute(
+                    "INSERT INTO submissions (instance_id, form_id, version, sha256,"
+                    " device_id, received, deprecated_id, expected, flags)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (instance_id, form_id, version, sha, device_id, time.time(),
+                     deprecated_id, json.dumps(expected), json.dumps(flags or [])),
+                )
+                if deprecated_id:
+                    db.execute(
+                        "UPDATE submissions SET replaced_by = ? WHERE instance_id = ?",
+                        (instance_id, deprecated_id),
+                    )
+            db.executemany(
+                "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
+                [(instance_id, name, digest, len(attachments[name]))
+                 for name, digest in blobs.items()],
+            )
+
+        return self.get(instance_id), created
+
+    def read_xml(self, submission: StoredSubmission) -> bytes:
+        return self.xml_path(submission.sha256).read_bytes()
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / sha256[:2] / sha256
+
+    def xml_path(self, sha256: str) -> Path:
+        return self.root / "submissions" / sha256[:2] / f"{sha256}.xml"
+
+    def iter(
+        self, *, after: int = 0, form_id: str | None = None
+    ) -> Iterator[StoredSubmission]:
+        """Stored submissions in arrival order, from ``after`` (a seq) on."""
+        query = "SELECT * FROM submissions WHERE seq > ?"
+        args: list = [after]
+        if form_id is not None:
+            query += " AND form_id = ?"
+            args.append(form_id)
+        cursor = self._db().execute(query + " ORDER BY seq", args)
+        for row in cursor:
+            yield self._stored(row)
+
+    def count(self) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+
+    def last_seq(self) -> int:
+        row = self._db().execute("SELECT MAX(seq) FROM submissions").fetchone()
+        return row[0] or 0
+
+    def _write_once(self, path: Path, data: bytes) -> None:
+        # Content-named files never change, so one already there is done.
+        if not path.exists():
+            write_atomic(path, data)
+
+    def _put_blob(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self._write_once(self.blob_path(digest), data)
+
+        return digest
+
+    def _stored(self, row: sqlite3.Row) -> StoredSubmission:
+        files = self._db().execute(
+            "SELECT name, sha256 FROM attachments WHERE instance_id = ?",
+            (row["instance_id"],),
+        ).fetchall()
+
+        return StoredSubmission(
+            seq=row["seq"],
+            instance_id=row["instance_id"],
+            form_id=row["form_id"],
+            version=row["version"],
+            sha256=row["sha256"],
+            device_id=row["device_id"],
+            received=row["received"],
+            deprecated_id=row["deprecated_id"],
+            replaced_by=row["replaced_by"],
+            expected=tuple(json.loads(row["expected"])),
+            attachments={name: digest for name, digest in files},
+            flags=tuple(json.loads(row["flags"])),
+        )
+
+    def _db(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections are not shared
+        # across threads, and WAL lets readers and one writer run together.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.root / "index.sqlite", timeout=30, isolation_level=None
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db = db
+
+        return db
