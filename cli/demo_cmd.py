@@ -13,6 +13,7 @@ from doorstep.server.app import create_app
 from doorstep.server.collect import run_simulation
 from doorstep.server.serve import start_in_thread
 from doorstep.sync.deployment import Deployment, init_deployment
+from doorstep.sync.devices import DeviceRegistry
 from doorstep.sync.merge import merge
 from doorstep.sync.publish import publish_form
 
@@ -50,9 +51,12 @@ def demo(directory: Path | None, devices: int, per_device: int) -> None:
     step(f"published {len(list(deployment.forms_dir.glob('*.xlsx')))} forms")
 
     server = start_in_thread(create_app(deployment))
-    step(f"server listening on {server.url}")
+    registry = DeviceRegistry(deployment.data_dir)
+    tablets = [registry.add(f"volunteer-{n}") for n in range(1, devices + 1)]
+    step(f"server listening on {server.url}; {devices} tablets registered")
     try:
-        result = _simulate(server.url, devices, per_device)
+        urls = [tablet.url(server.url) for tablet in tablets]
+        result = _simulate(urls, devices, per_device)
     finally:
         server.stop()
     step(result.describe())
@@ -73,7 +77,7 @@ def _init(root: Path, copy_templates) -> Deployment:
     return deployment
 
 
-def _simulate(url: str, devices: int, per_device: int):
+def _simulate(urls: list[str], devices: int, per_device: int):
     total = devices * per_device
     lock = threading.Lock()
     with click.progressbar(length=total, label="  tablets sending") as bar:
@@ -81,7 +85,7 @@ def _simulate(url: str, devices: int, per_device: int):
             with lock:
                 bar.update(1)
 
-        return run_simulation(url, devices, per_device, on_sent=advance)
+        return run_simulation(urls, devices, per_device, on_sent=advance)
 
 
 def _stepper():

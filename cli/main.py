@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from doorstep.cli.demo_cmd import demo
+from doorstep.cli.device_cmd import device
 from doorstep.cli.forms_cmd import forms
 from doorstep.cli.ledger_cmd import ledger, merge_command, report
 from doorstep.cli.publish_cmd import register_publish_commands
@@ -95,7 +96,12 @@ def serve(ref: DeploymentRef, host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--server", "server_url", required=True, help="The server URL.")
+@click.option(
+    "--server",
+    "server_url",
+    required=True,
+    help="A device's server URL, as `doorstep device add` prints it.",
+)
 @click.option("--devices", default=5, show_default=True, type=click.IntRange(1, 500))
 @click.option(
     "--per-device", default=40, show_default=True, type=click.IntRange(1, 100000)
@@ -106,7 +112,7 @@ def simulate(server_url: str, devices: int, per_device: int, seed: int) -> None:
     from doorstep.cli.demo_cmd import run_simulation
 
     try:
-        result = run_simulation(server_url, devices, per_device, seed=seed)
+        result = run_simulation([server_url], devices, per_device, seed=seed)
     except (CollectError, OSError) as err:
         raise click.ClickException(f"simulation against {server_url} failed: {err}") from err
     click.echo(result.describe())
@@ -169,4 +175,5 @@ main.add_command(ledger)
 main.add_command(merge_command)
 main.add_command(report)
 main.add_command(demo)
+main.add_command(device)
 register_publish_commands(forms)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from doorstep.server.openrosa import openrosa, openrosa_headers, openrosa_message
+from doorstep.sync.devices import Device, DeviceRegistry
 from doorstep.sync.deployment import Deployment, open_deployment
 from doorstep.sync.ingest import Ingest
 
@@ -26,10 +28,12 @@ def create_app(deployment: Deployment | Path) -> Flask:
     )
     app.config["DEPLOYMENT"] = deployment
     ingest = Ingest(deployment)
+    devices = DeviceCache(DeviceRegistry(deployment.data_dir))
 
     @app.before_request
     def _attach() -> None:
         g.ingest = ingest
+        g.devices = devices
 
     app.register_blueprint(openrosa)
     app.after_request(openrosa_headers)
@@ -38,6 +42,37 @@ def create_app(deployment: Deployment | Path) -> Flask:
     app.add_url_rule("/health", "health", lambda: {"ok": True})
 
     return app
+
+
+class DeviceCache:
+    """Tokens looked up in memory, re-read whenever the registry file changes.
+
+    Every request carries a token; reading the TinyDB file under its lock on
+    each one would cost more than storing the submission.
+    """
+
+    def __init__(self, registry: DeviceRegistry) -> None:
+        self.registry = registry
+        self._seen: tuple[int, int] | None = None
+        self._by_token: dict[str, Device] = {}
+        self._lock = threading.Lock()
+
+    def by_token(self, token: str) -> Device | None:
+        with self._lock:
+            stamp = self._stamp()
+            if stamp != self._seen:
+                self._by_token = {d.token: d for d in self.registry.devices()}
+                self._seen = stamp
+
+            return self._by_token.get(token)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self.registry.path.stat()
+        except FileNotFoundError:
+            return None
+
+        return info.st_mtime_ns, info.st_size
 
 
 def _too_large(err: RequestEntityTooLarge) -> Response:

@@ -243,16 +243,30 @@ class SimulationResult:
 
 
 def run_simulation(
-    server_url: str, devices: int, per_device: int, *, seed: int = 0, on_sent=None
+    server_urls: list[str],
+    devices: int,
+    per_device: int,
+    *,
+    seed: int = 0,
+    on_sent=None,
 ) -> SimulationResult:
-    """Run ``devices`` simulated tablets at once, each on its own thread."""
+    """Run ``devices`` simulated tablets at once, each on its own thread.
+
+    Tablet n uses ``server_urls[n % len(server_urls)]``: one device URL per
+    tablet, as in the field, or one URL shared by all.
+    """
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=min(devices, 32)) as pool:
         futures = [
             pool.submit(
-                simulate_device, server_url, n, per_device, seed=seed, on_sent=on_sent
+                simulate_device,
+                server_urls[n % len(server_urls)],
+                n + 1,
+                per_device,
+                seed=seed,
+                on_sent=on_sent,
             )
-            for n in range(1, devices + 1)
+            for n in range(devices)
         ]
         tallies = [f.result() for f in futures]
 

@@ -20,7 +20,7 @@ from doorstep.sync.ingest import Ingest, Outcome
 
 log = logging.getLogger(__name__)
 
-openrosa = Blueprint("openrosa", __name__)
+openrosa = Blueprint("openrosa", __name__, url_prefix="/key/<token>")
 
 _STATUS = {
     Outcome.CREATED: 201,
@@ -58,12 +58,39 @@ def openrosa_message(text: str, status: int) -> Response:
     return Response(body, status=status, content_type="text/xml; charset=utf-8")
 
 
+@openrosa.url_value_preprocessor
+def _take_token(endpoint: str | None, values: dict | None) -> None:
+    g.token = (values or {}).pop("token", "")
+
+
+@openrosa.url_defaults
+def _give_token(endpoint: str, values: dict) -> None:
+    values.setdefault("token", g.token)
+
+
+@openrosa.before_request
+def _check_device() -> Response | None:
+    device = g.devices.by_token(g.token)
+    if device is None or not device.active:
+        word = "was revoked" if device is not None else "is not known"
+        return openrosa_message(
+            f"This device's key {word}. Ask the office for a new QR code and "
+            "scan it in Collect's project settings.",
+            401,
+        )
+    g.device = device
+
+    return None
+
+
 @openrosa.get("/formList")
 def form_list() -> Response:
     wanted = request.args.get("formID")
     entries = []
     for form in g.ingest.registry.forms():
         if wanted and form.form_id != wanted:
+            continue
+        if not g.device.may_use(form.form_id):
             continue
         if g.ingest.registry.state(form.form_id) != "open":
             continue
@@ -169,11 +196,15 @@ def submission() -> Response:
         if key != "xml_submission_file"
     }
     result = g.ingest.submit(
-        upload.read(), attachments, device_id=request.args.get("deviceID", "")
+        upload.read(),
+        attachments,
+        device_id=request.args.get("deviceID", ""),
+        device_name=g.device.name,
+        allowed=g.device.may_use,
     )
     log.info(
         "submission device=%s form=%s instance=%s outcome=%s ms=%.1f",
-        request.args.get("deviceID", "-"),
+        g.device.name,
         result.form_id or "-",
         result.instance_id or "-",
         result.outcome.value,
@@ -184,6 +215,8 @@ def submission() -> Response:
 
 
 def _published(form_id: str, version: str):
+    if not g.device.may_use(form_id):
+        return None
     for form in g.ingest.registry.versions(form_id):
         if form.folder.name == version:
             return form

@@ -22,11 +22,11 @@ class RunningServer:
 
     url: str
     port: int
-    _server: object
     _thread: threading.Thread
+    _stop: threading.Event
 
     def stop(self) -> None:
-        self._server.close()
+        self._stop.set()
         self._thread.join(timeout=10)
 
 
@@ -40,8 +40,22 @@ def serve(app: Flask, host: str, port: int) -> None:
 def start_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving in a daemon thread; port 0 picks a free port."""
     server = create_server(app, host=host, port=port, threads=THREADS)
-    thread = threading.Thread(target=server.run, name="doorstep-server", daemon=True)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_run_until, args=(server, stop), name="doorstep-server", daemon=True
+    )
     thread.start()
     bound = server.effective_port
 
-    return RunningServer(f"http://{host}:{bound}", bound, server, thread)
+    return RunningServer(f"http://{host}:{bound}", int(bound), thread, stop)
+
+
+def _run_until(server, stop: threading.Event) -> None:
+    # waitress has no stop call that is safe from another thread: closing
+    # its socket under a running select() fails. Polling in short rounds
+    # and closing in this same thread ends it cleanly.
+    while not stop.is_set():
+        server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+    server.close()
+    for channel in list(server._map.values()):
+        channel.close()

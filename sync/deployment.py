@@ -26,6 +26,9 @@ DEFAULT_SETTINGS = """\
 name = "{name}"
 
 [server]
+# The address tablets use to reach this laptop over the office Wi-Fi; it goes
+# into each device's URL and QR code. Set it to the laptop's Wi-Fi address.
+url = "http://127.0.0.1:8000"
 # Largest request body accepted, in bytes (submission XML plus attachments).
 max_body_bytes = 10000000
 

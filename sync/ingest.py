@@ -8,6 +8,7 @@ volunteer; the HTTP face maps kinds to status codes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -55,16 +56,27 @@ class Ingest:
         self.store = Store(deployment.data_dir)
 
     def submit(
-        self, xml: bytes, attachments: dict[str, bytes], *, device_id: str = ""
+        self,
+        xml: bytes,
+        attachments: dict[str, bytes],
+        *,
+        device_id: str = "",
+        device_name: str = "",
+        allowed: Callable[[str], bool] | None = None,
     ) -> IngestResult:
-        """Store one submission, or say in plain words why it was not."""
+        """Store one submission, or say in plain words why it was not.
+
+        ``device_id`` is the id the tablet reports (Collect's ``deviceID``),
+        ``device_name`` the registered device whose token carried it, and
+        ``allowed`` says which forms that device may submit to.
+        """
         try:
             instance = parse_instance(xml)
         except InstanceError as err:
             return IngestResult(Outcome.MALFORMED, str(err))
 
         form = self.registry.get(instance.form_id)
-        if form is None:
+        if form is None or (allowed is not None and not allowed(instance.form_id)):
             return IngestResult(
                 Outcome.UNKNOWN_FORM,
                 f"The server has no form {instance.form_id!r}. Ask the office "
@@ -82,7 +94,8 @@ class Ingest:
             )
 
         spec, flags = self._spec_for(instance)
-        return self._store(instance, spec, attachments, device_id, flags)
+        device = (device_id, device_name)
+        return self._store(instance, spec, attachments, device, flags)
 
     def _spec_for(self, instance: Instance) -> tuple[FormSpec, list[str]]:
         exact = self.registry.get(instance.form_id, instance.version)
@@ -96,7 +109,7 @@ class Ingest:
 
         return latest.spec, [flag]
 
-    def _store(self, instance, spec, attachments, device_id, flags) -> IngestResult:
+    def _store(self, instance, spec, attachments, device, flags) -> IngestResult:
         problem = self._edit_problem(instance)
         if problem is not None:
             return problem
@@ -108,7 +121,8 @@ class Ingest:
                 instance_id=instance.instance_id,
                 form_id=instance.form_id,
                 version=instance.version,
-                device_id=device_id,
+                device_id=device[0],
+                device_name=device[1],
                 expected=expected,
                 attachments=_match_names(attachments, expected),
                 deprecated_id=instance.deprecated_id,

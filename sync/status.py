@@ -19,7 +19,7 @@ def deployment_status(deployment: Deployment) -> dict[str, Any]:
     incomplete = 0
     for submission in store.iter():
         per_form[submission.form_id] += 1
-        device = submission.device_id or "(unknown)"
+        device = submission.device_name or submission.device_id or "(unknown)"
         per_device[device] += 1
         last_sync[device] = max(last_sync.get(device, 0.0), submission.received)
         incomplete += not submission.complete
@@ -49,6 +49,7 @@ def _row(submission: StoredSubmission) -> dict[str, Any]:
         "instance_id": submission.instance_id,
         "form_id": submission.form_id,
         "version": submission.version,
+        "device": submission.device_name,
         "device_id": submission.device_id,
         "received": _iso(submission.received),
         "complete": submission.complete,

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from doorstep.sync.files import write_atomic
 
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     version TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     device_id TEXT NOT NULL,
+    device_name TEXT NOT NULL DEFAULT '',
     received REAL NOT NULL,
     deprecated_id TEXT,
     replaced_by TEXT,
@@ -64,6 +66,7 @@ class StoredSubmission:
     version: str
     sha256: str
     device_id: str
+    device_name: str
     received: float
     deprecated_id: str | None
     replaced_by: str | None
@@ -75,6 +78,20 @@ class StoredSubmission:
     def complete(self) -> bool:
         """Whether every file the XML names has arrived."""
         return all(name in self.attachments for name in self.expected)
+
+
+class IndexRow(NamedTuple):
+    """The part of a submission's index row the merge needs."""
+
+    seq: int
+    instance_id: str
+    form_id: str
+    version: str
+    sha256: str
+    device_id: str
+    device_name: str
+    received: float
+    deprecated_id: str | None
 
 
 class StoreConflict(Exception):
@@ -108,6 +125,7 @@ class Store:
         version: str,
         device_id: str,
         expected: list[str],
+        device_name: str = "",
         attachments: dict[str, bytes],
         deprecated_id: str | None = None,
         flags: list[str] | None = None,
@@ -134,9 +152,10 @@ class Store:
             if created:
                 db.execute(
                     "INSERT INTO submissions (instance_id, form_id, version, sha256,"
-                    " device_id, received, deprecated_id, expected, flags)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (instance_id, form_id, version, sha, device_id, time.time(),
+                    " device_id, device_name, received, deprecated_id, expected,"
+                    " flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (instance_id, form_id, version, sha, device_id, device_name,
+                     time.time(),
                      deprecated_id, json.dumps(expected), json.dumps(flags or [])),
                 )
                 if deprecated_id:
@@ -174,6 +193,20 @@ class Store:
         for row in cursor:
             yield self._stored(row)
 
+    def iter_index(self, *, after: int = 0) -> Iterator[IndexRow]:
+        """Index rows from ``after`` (a seq) on, in one query, without attachments.
+
+        The merge reads every submission; one attachments query per row would
+        cost more than reading the XML itself at a million rows.
+        """
+        cursor = self._db().execute(
+            "SELECT seq, instance_id, form_id, version, sha256, device_id,"
+            " received, deprecated_id FROM submissions WHERE seq > ? ORDER BY seq",
+            (after,),
+        )
+        for row in cursor:
+            yield IndexRow(*row)
+
     def count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
 
@@ -205,6 +238,7 @@ class Store:
             version=row["version"],
             sha256=row["sha256"],
             device_id=row["device_id"],
+            device_name=row["device_name"],
             received=row["received"],
             deprecated_id=row["deprecated_id"],
             replaced_by=row["replaced_by"],

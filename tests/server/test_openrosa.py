@@ -1,0 +1,244 @@
+"""OpenRosa as ODK Collect uses it, against a real server on loopback."""
+
+from __future__ import annotations
+
+import re
+
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from doorstep.server.app import create_app
+from doorstep.server.serve import start_in_thread
+from doorstep.sync.devices import DeviceRegistry
+from doorstep.sync.store import Store
+from tests.conftest import publish_md
+
+GATE = """
+| survey |          |          |          |
+|        | type     | name     | label    |
+|        | text     | visitor  | Visitor  |
+|        | text     | building | Building |
+|        | image    | photo    | Photo    |
+| settings |           |         |            |
+|          | form_id   | version | form_title |
+|          | gate      | 2       | Gate log   |
+"""
+
+NS = {"x": "http://openrosa.org/xforms/xformsList"}
+
+
+@pytest.fixture
+def server(deployment):
+    deployment.settings["server"]["max_body_bytes"] = 200_000
+    publish_md(deployment, "gate", GATE)
+    running = start_in_thread(create_app(deployment))
+    device = DeviceRegistry(deployment.data_dir).add("tablet-1")
+    yield SimpleNamespace(url=device.url(running.url), base=running.url)
+    running.stop()
+
+
+def _xml(instance_id: str = "uuid:1", visitor: str = "王", photo: str = "p.jpg"):
+    return (
+        f'<data id="gate" version="2"><visitor>{visitor}</visitor>'
+        f"<building>3</building><photo>{photo}</photo>"
+        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
+    ).encode()
+
+
+def _post(server, xml: bytes | None, files=None, **kwargs):
+    parts = []
+    if xml is not None:
+        parts.append(("xml_submission_file", ("submission.xml", xml, "text/xml")))
+    parts += files or []
+
+    return requests.post(
+        f"{server.url}/submission?deviceID=collect:abc", files=parts, **kwargs
+    )
+
+
+def _message(response) -> str:
+    return re.search(r"<message[^>]*>(.*?)</message>", response.text, re.S).group(1)
+
+
+def test_form_list_is_text_xml_with_openrosa_headers(server):
+    response = requests.get(f"{server.url}/formList?deviceID=collect:abc")
+
+    assert response.status_code == 200
+    assert "text/xml" in response.headers["Content-Type"]
+    assert response.headers["X-OpenRosa-Version"] == "1.0"
+    assert response.headers["X-OpenRosa-Accept-Content-Length"] == "200000"
+    for tag in ("formID", "name", "version", "hash", "downloadUrl"):
+        assert f"<{tag}>" in response.text
+    assert "<formID>gate</formID>" in response.text
+    assert "<name>Gate log</name>" in response.text
+
+
+def test_form_list_filters_by_form_id(server):
+    assert "<xform>" not in requests.get(f"{server.url}/formList?formID=x").text
+    assert "<xform>" in requests.get(f"{server.url}/formList?formID=gate").text
+
+
+def test_form_download_has_an_etag_and_answers_304_when_unchanged(server):
+    listing = requests.get(f"{server.url}/formList").text
+    url = re.search(r"<downloadUrl>(.*?)</downloadUrl>", listing).group(1)
+    digest = re.search(r"<hash>md5:(.*?)</hash>", listing).group(1)
+
+    first = requests.get(url)
+    again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]})
+
+    assert first.status_code == 200
+    assert first.headers["ETag"].strip('"') == digest
+    assert again.status_code == 304
+
+
+def test_head_submission_answers_204(server):
+    response = requests.head(f"{server.url}/submission?deviceID=collect:abc")
+
+    assert response.status_code == 204
+    assert response.headers["X-OpenRosa-Version"] == "1.0"
+
+
+def test_new_submission_gets_201_with_a_message(server, deployment):
+    response = _post(server, _xml(), [("p.jpg", ("p.jpg", b"\xff\xd8", "image/jpeg"))])
+
+    assert response.status_code == 201
+    assert "stored" in _message(response)
+    stored = Store(deployment.data_dir).get("uuid:1")
+    assert stored.complete
+    assert stored.device_id == "collect:abc"
+
+
+def test_identical_resend_gets_201_and_no_duplicate(server, deployment):
+    _post(server, _xml())
+
+    response = _post(server, _xml())
+
+    assert response.status_code == 201
+    assert Store(deployment.data_dir).count() == 1
+
+
+def test_different_xml_under_a_stored_id_gets_409(server):
+    _post(server, _xml())
+
+    response = _post(server, _xml(visitor="李"))
+
+    assert response.status_code == 409
+    assert "same ID" in _message(response)
+
+
+def test_unknown_form_gets_404(server):
+    response = _post(server, _xml().replace(b'id="gate"', b'id="nope"'))
+
+    assert response.status_code == 404
+    assert "'nope'" in _message(response)
+
+
+def test_missing_xml_part_gets_400(server):
+    response = _post(server, None, [("p.jpg", ("p.jpg", b"x", "image/jpeg"))])
+
+    assert response.status_code == 400
+    assert "xml_submission_file" in _message(response)
+
+
+def test_malformed_xml_gets_400_naming_the_problem(server):
+    response = _post(server, b"<data id='gate'><visitor>")
+
+    assert response.status_code == 400
+    assert "malformed" in _message(response)
+
+
+def test_body_over_the_limit_gets_413_as_openrosa(server):
+    big = [("p.jpg", ("p.jpg", b"x" * 300_000, "image/jpeg"))]
+
+    response = _post(server, _xml(), big)
+
+    assert response.status_code == 413
+    assert response.text.startswith("<?xml")
+    assert "OpenRosaResponse" in response.text
+
+
+def test_misnamed_attachment_part_is_matched_by_its_file_name(server, deployment):
+    files = [("file-1", ("p.jpg", b"\xff\xd8", "image/jpeg"))]
+
+    _post(server, _xml(), files)
+
+    assert Store(deployment.data_dir).get("uuid:1").complete
+
+
+def test_chunked_request_body_is_accepted(server, deployment):
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        'name="xml_submission_file"; filename="s.xml"\r\n'
+        "Content-Type: text/xml\r\n\r\n"
+    ).encode() + _xml(photo="") + f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks():
+        for start in range(0, len(body), 50):
+            yield body[start : start + 50]
+
+    response = requests.post(
+        f"{server.url}/submission",
+        data=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+    assert response.status_code == 201
+    assert Store(deployment.data_dir).count() == 1
+
+
+def test_real_device_submissions_from_the_corpus_are_accepted(corpus, deployment):
+    from pyxform.xls2xform import convert
+
+    from doorstep.sync.registry import FormRegistry
+
+    tutorial = corpus / "onadata-tutorial"
+    FormRegistry(deployment.data_dir).publish(convert(str(tutorial / "tutorial.xlsx")).xform)
+    running = start_in_thread(create_app(deployment))
+    device = DeviceRegistry(deployment.data_dir).add("tablet-1")
+    try:
+        answers = [
+            _post(SimpleNamespace(url=device.url(running.url)), (tutorial / name).read_bytes()).status_code
+            for name in ("1.xml", "2.xml", "3.xml", "no_age.xml", "nan_net_worth.xml")
+        ]
+    finally:
+        running.stop()
+
+    assert answers == [201] * 5
+
+
+
+def test_without_a_token_only_the_health_check_answers(server):
+    assert requests.get(f"{server.base}/health").status_code == 200
+    assert requests.get(f"{server.base}/formList").status_code == 404
+    assert requests.head(f"{server.base}/submission").status_code == 404
+
+
+def test_unknown_token_gets_401_with_a_message(server):
+    response = requests.get(f"{server.base}/key/not-a-token/formList")
+
+    assert response.status_code == 401
+    assert "QR code" in _message(response)
+
+
+def test_revoked_device_gets_401(server, deployment):
+    DeviceRegistry(deployment.data_dir).revoke("tablet-1")
+
+    response = _post(server, _xml())
+
+    assert response.status_code == 401
+    assert "revoked" in _message(response)
+    assert Store(deployment.data_dir).count() == 0
+
+
+def test_device_sees_and_submits_its_own_forms_only(server, deployment):
+    other = DeviceRegistry(deployment.data_dir).add("gate-only", ["other_form"])
+    scoped = SimpleNamespace(url=other.url(server.base))
+
+    listing = requests.get(f"{scoped.url}/formList").text
+    response = _post(scoped, _xml())
+
+    assert "<xform>" not in listing
+    assert response.status_code == 404
