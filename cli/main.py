@@ -18,6 +18,7 @@ from doorstep.cli.device_cmd import device
 from doorstep.cli.forms_cmd import forms
 from doorstep.cli.ledger_cmd import ledger, merge_command, report
 from doorstep.cli.publish_cmd import register_publish_commands
+from doorstep.cli.review_cmd import export, review
 from doorstep.server.app import create_app
 from doorstep.server.collect import CollectError
 from doorstep.server.serve import serve as run_server
@@ -176,4 +177,6 @@ main.add_command(merge_command)
 main.add_command(report)
 main.add_command(demo)
 main.add_command(device)
+main.add_command(review)
+main.add_command(export)
 register_publish_commands(forms)

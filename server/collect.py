@@ -237,8 +237,9 @@ class SimulationResult:
     def describe(self) -> str:
         codes = ", ".join(f"{n} x {s}" for s, n in self.statuses.items())
         return (
-            f"{len(self.devices)} devices sent {self.sent} submissions "
-            f"({self.resent} resends) in {self.seconds:.1f} s; answers: {codes}"
+            f"{len(self.devices)} devices sent {self.sent - self.resent} "
+            f"submissions and {self.resent} resends in {self.seconds:.1f} s; "
+            f"answers: {codes}"
         )
 
 

@@ -103,11 +103,11 @@ class Ingest:
             return exact.spec, []
 
         # The volunteer cannot fix a version mismatch, so the submission is
-        # kept and flagged, and read with the latest version meanwhile.
-        latest = self.registry.get(instance.form_id)
+        # kept and flagged, and read with the closest version meanwhile.
+        closest = self.registry.closest(instance.form_id, instance.version)
         flag = f"version {instance.version or '(none)'} was never published"
 
-        return latest.spec, [flag]
+        return closest.spec, [flag]
 
     def _store(self, instance, spec, attachments, device, flags) -> IngestResult:
         problem = self._edit_problem(instance)

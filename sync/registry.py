@@ -104,6 +104,24 @@ class FormRegistry:
         versions = self.versions(form_id)
         return versions[-1] if versions else None
 
+    def closest(self, form_id: str, version: str) -> PublishedForm | None:
+        """The published version to read a submission made with ``version``.
+
+        The exact version when published; otherwise, for numeric versions
+        (pyxform's yyyymmddnn style), the nearest one by value, and else the
+        latest.
+        """
+        exact = self.get(form_id, version)
+        if exact is not None:
+            return exact
+        versions = self.versions(form_id)
+        numeric = [f for f in versions if f.version.isdigit()]
+        if version.isdigit() and numeric:
+            return min(numeric, key=lambda f: (abs(int(f.version) - int(version)),
+                                               -f.published))
+
+        return versions[-1] if versions else None
+
     def versions(self, form_id: str) -> list[PublishedForm]:
         """Every published version of a form, oldest first."""
         folder = self.root / form_id

@@ -122,3 +122,14 @@ def test_entity_expansion_is_refused_as_malformed(deployment):
 
     assert result.outcome is Outcome.MALFORMED
     assert "DTD" in result.message
+
+
+def test_unpublished_numeric_version_is_read_with_the_nearest_one(deployment):
+    publish_md(deployment, "gate", GATE.replace("| 2       |", "| 100     |"))
+    publish_md(deployment, "gate", GATE.replace("| 2       |", "| 200     |")
+               .replace("Visitor  |", "Guest    |"))
+    registry = FormRegistry(deployment.data_dir)
+
+    assert registry.closest("gate", "120").version == "100"
+    assert registry.closest("gate", "190").version == "200"
+    assert registry.closest("gate", "200").version == "200"
