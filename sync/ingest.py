@@ -8,6 +8,8 @@ volunteer; the HTTP face maps kinds to status codes.
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -16,7 +18,7 @@ from doorstep.forms.instance import Instance, InstanceError, parse_instance
 from doorstep.forms.spec import FormSpec
 from doorstep.forms.xml import local_name
 from doorstep.sync.deployment import Deployment
-from doorstep.sync.registry import FormRegistry
+from doorstep.sync.registry import FormRegistry, PublishedForm
 from doorstep.sync.store import Store, StoreConflict, StoredSubmission
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class Ingest:
     def __init__(self, deployment: Deployment) -> None:
         self.registry = FormRegistry(deployment.data_dir)
         self.store = Store(deployment.data_dir)
+        self._forms = _FormCache(self.registry)
 
     def submit(
         self,
@@ -71,11 +74,14 @@ class Ingest:
         ``allowed`` says which forms that device may submit to.
         """
         try:
+            _check_utf8(xml)
             instance = parse_instance(xml)
+            files = _base_names(attachments)
         except InstanceError as err:
             return IngestResult(Outcome.MALFORMED, str(err))
 
-        form = self.registry.get(instance.form_id)
+        known = self._forms.lookup(instance.form_id)
+        form = known.latest
         if form is None or (allowed is not None and not allowed(instance.form_id)):
             return IngestResult(
                 Outcome.UNKNOWN_FORM,
@@ -84,7 +90,7 @@ class Ingest:
                 instance.instance_id,
                 instance.form_id,
             )
-        if self.registry.state(instance.form_id) == "closed":
+        if known.state == "closed":
             return IngestResult(
                 Outcome.FORM_CLOSED,
                 f"The form {form.spec.title or instance.form_id!r} is closed and "
@@ -95,10 +101,10 @@ class Ingest:
 
         spec, flags = self._spec_for(instance)
         device = (device_id, device_name)
-        return self._store(instance, spec, attachments, device, flags)
+        return self._store(instance, spec, files, device, flags)
 
     def _spec_for(self, instance: Instance) -> tuple[FormSpec, list[str]]:
-        exact = self.registry.get(instance.form_id, instance.version)
+        exact = self._forms.exact(instance.form_id, instance.version)
         if exact is not None:
             return exact.spec, []
 
@@ -124,7 +130,7 @@ class Ingest:
                 device_id=device[0],
                 device_name=device[1],
                 expected=expected,
-                attachments=_match_names(attachments, expected),
+                attachments=attachments,
                 deprecated_id=instance.deprecated_id,
                 flags=flags + (["no instanceID"] if instance.id_derived else []),
             )
@@ -171,6 +177,65 @@ class Ingest:
         return None
 
 
+@dataclass
+class _KnownForm:
+    stamp: tuple[int, int, int] | None
+    latest: PublishedForm | None
+    state: str
+    versions: dict[str, PublishedForm | None]
+
+
+class _FormCache:
+    """The registry as ingest asks it, re-read only when a form's folder changes.
+
+    Every submission needs its form's latest version, exact version and
+    state; listing the form's folder for each one costs more than storing
+    the submission on a busy disk. Publishing a version adds a subfolder
+    (the folder's link count changes) and a state change renames a new state
+    file in (a new inode), so the stamp notices every change an admin makes,
+    even within one tick of the file system's clock.
+    """
+
+    def __init__(self, registry: FormRegistry) -> None:
+        self.registry = registry
+        self._known: dict[str, _KnownForm] = {}
+
+    def lookup(self, form_id: str) -> _KnownForm:
+        # The stamp is taken before the reads, so a change racing with them
+        # makes the next lookup read again rather than keep stale answers.
+        stamp = self._stamp(form_id)
+        known = self._known.get(form_id)
+        if known is None or stamp is None or known.stamp != stamp:
+            latest = self.registry.get(form_id)
+            known = _KnownForm(stamp, latest, self.registry.state(form_id), {})
+            if stamp is not None:
+                self._known[form_id] = known
+
+        return known
+
+    def exact(self, form_id: str, version: str) -> PublishedForm | None:
+        versions = self.lookup(form_id).versions
+        if version not in versions:
+            versions[version] = self.registry.get(form_id, version)
+
+        return versions[version]
+
+    def _stamp(self, form_id: str) -> tuple[int, int, int] | None:
+        folder = self.registry.root / form_id
+        if folder.parent != self.registry.root:
+            return None
+        try:
+            info = os.stat(folder)
+        except (OSError, ValueError):
+            return None
+        try:
+            state = os.stat(folder / "state").st_ino
+        except OSError:
+            state = 0
+
+        return info.st_mtime_ns, info.st_nlink, state
+
+
 def _named_files(spec: FormSpec, instance: Instance) -> list[str]:
     """File names the submission's XML gives in its attachment fields."""
     names = []
@@ -191,16 +256,55 @@ def _leaves(node, prefix):
             yield path, child
 
 
-def _match_names(attachments: dict[str, bytes], expected: list[str]) -> dict:
-    # Attachments are keyed by the file name the device gave; only the base
-    # name counts, so nothing a client sends can choose a path.
-    matched = {}
-    for name, data in attachments.items():
-        base = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")
-        if base and base not in (".", ".."):
-            matched[base] = data
+# Longer than any file system on a tablet allows, so never a real file.
+_MAX_NAME_BYTES = 255
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([^\"']+)")
 
-    return matched
+
+def _check_utf8(xml: bytes) -> None:
+    # Collect always sends UTF-8; anything else would be read as the wrong
+    # characters (or not at all) by every later step.
+    declared = _DECLARED_ENCODING.match(xml[:200])
+    try:
+        xml.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InstanceError(
+            f"The submission is not UTF-8 text (byte {err.start} cannot be "
+            "read). Send it again from ODK Collect, or save it as UTF-8."
+        ) from err
+    name = declared.group(1).lower() if declared else b"utf-8"
+    if name not in (b"utf-8", b"utf8", b"us-ascii"):
+        raise InstanceError(
+            f"The submission says it is {name.decode('ascii', 'replace')!r} text; "
+            "only UTF-8 is accepted. Save it as UTF-8 and send it again."
+        )
+
+
+def _base_names(attachments: dict[str, bytes]) -> dict[str, bytes]:
+    """Attachments keyed by the base of the file name the device gave.
+
+    Nothing a client sends chooses a path: only the base name counts, and a
+    name that is no file name at all refuses the whole upload. Empty files
+    are left out: the first file stored under a name stays, so an empty one
+    would block the real photo from ever arriving.
+    """
+    named = {}
+    for name, data in attachments.items():
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        unusable = (
+            base in ("", ".", "..")
+            or len(base.encode("utf-8", "replace")) > _MAX_NAME_BYTES
+            or any(ord(c) < 0x20 or c == "\x7f" for c in base)
+        )
+        if unusable:
+            raise InstanceError(
+                f"The attachment {name[:60]!r} has no usable file name. "
+                "Attach the file again on the device and resend."
+            )
+        if data:
+            named[base] = data
+
+    return named
 
 
 def _accepted_message(stored: StoredSubmission, created: bool) -> str:

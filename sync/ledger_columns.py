@@ -1,0 +1,150 @@
+"""Ledger columns: headers in 中文 over English, types and masking.
+
+Columns come from the latest published version of each form: an entity
+list's columns are the fields that save to it, a log's the form's own
+fields, in the order the forms list them (forms by id). Values a newer form
+no longer has keep a column of their own after the known ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from doorstep.forms.spec import Field, FormSpec
+from doorstep.sync.merge_extract import declarations, is_log_form
+from doorstep.sync.registry import FormRegistry
+
+_PERSONAL = re.compile(r"id_?card|id_?number|phone|mobile|(^|_)tel($|_)", re.I)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One ledger column."""
+
+    key: str
+    zh: str
+    en: str
+    kind: str = "text"
+    choices: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def personal(self) -> bool:
+        return bool(_PERSONAL.search(self.key.rsplit("/", 1)[-1]))
+
+
+@dataclass
+class Catalog:
+    """Columns per entity list and per log form, and each log form's title."""
+
+    lists: dict[str, list[Column]] = field(default_factory=dict)
+    logs: dict[str, list[Column]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+def catalog(registry: FormRegistry) -> Catalog:
+    """Columns of every list and log form from the latest published forms."""
+    found = Catalog()
+    for form in registry.forms():
+        spec = form.spec
+        found.titles[spec.form_id] = spec.title or spec.form_id
+        for decl in declarations(spec):
+            columns = found.lists.setdefault(decl.dataset, [])
+            for prop, path in decl.properties.items():
+                if all(c.key != prop for c in columns):
+                    columns.append(column(prop, spec.field(path)))
+        if is_log_form(spec):
+            found.logs[spec.form_id] = _log_columns(spec)
+
+    return found
+
+
+def column(key: str, source: Field | None) -> Column:
+    """A column named ``key`` described by the field ``source``."""
+    if source is None:
+        return Column(key, key, key)
+    zh, en = bilingual(source.labels)
+    choices = {c.name: bilingual(c.labels)[0] for c in source.choices or ()}
+
+    return Column(key, zh or key, en or key, source.type, choices)
+
+
+def bilingual(labels: dict[str, str]) -> tuple[str, str]:
+    """(中文, English) from a field's labels, either possibly empty."""
+    zh = next((v for k, v in labels.items() if _is_zh(k) and v), "")
+    en = next((v for k, v in labels.items() if _is_en(k) and v), "")
+    default = labels.get("default", "")
+
+    return zh or default or en, en or default
+
+
+def with_extras(columns: list[Column], rows: list[dict]) -> list[Column]:
+    """``columns`` plus one for any key the rows hold that they lack."""
+    known = {c.key for c in columns}
+    extra = sorted({k for row in rows for k in row} - known)
+
+    return columns + [Column(k, k, k) for k in extra]
+
+
+def cell(col: Column, value: str, *, unmasked: bool):
+    """A stored text value as the typed value a ledger cell shows."""
+    if value in ("", None):
+        return None
+    if col.personal and not unmasked:
+        return mask(value)
+    if col.choices:
+        return " ".join(col.choices.get(v, v) for v in value.split())
+
+    return _typed(col.kind, value)
+
+
+def mask(value: str) -> str:
+    """Hide the middle of an ID-card or phone number, keeping its ends."""
+    value = value.strip()
+    keep = 3 if len(value) <= 11 else 4
+    if len(value) <= keep + 4:
+        return "*" * max(len(value) - 2, 1) + value[-2:]
+
+    return value[:keep] + "*" * (len(value) - keep - 4) + value[-4:]
+
+
+def _typed(kind: str, value: str):
+    try:
+        if kind == "date":
+            return date.fromisoformat(value[:10])
+        if kind == "dateTime":
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+        if kind == "int":
+            return int(value)
+        if kind == "decimal":
+            return float(value)
+    except ValueError:
+        pass
+
+    return value
+
+
+def _log_columns(spec: FormSpec) -> list[Column]:
+    columns = []
+    for f in spec.fields:
+        if f.repeat or f.path.startswith("meta/") or f.preload:
+            continue
+        if f.readonly and not f.calculate and f.type == "string":
+            continue
+        columns.append(column(f.path, f))
+    for repeat in spec.repeats:
+        if not any(repeat.startswith(r + "/") for r in spec.repeats):
+            name = repeat.rsplit("/", 1)[-1]
+            columns.append(Column(repeat, name, name))
+
+    return columns
+
+
+def _is_zh(lang: str) -> bool:
+    return "中文" in lang or "zh" in lang.lower() or "chinese" in lang.lower()
+
+
+def _is_en(lang: str) -> bool:
+    lower = lang.lower()
+    return "english" in lower or lower == "en" or lower.endswith("(en)")

@@ -1,0 +1,228 @@
+"""The sheets of one building's ledger, built from the merge state.
+
+A summary, one sheet per entity list, one per log form, and the home
+quarantine sheet. The quarantine sheet is "as of" the last day any
+submission was collected on, not the day the merge ran, so that a ledger
+stays a function of the submissions alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from doorstep.sync.deployment import Deployment
+from doorstep.sync.entities import apply_resolutions, load_resolutions
+from doorstep.sync.ledger_columns import (
+    Catalog,
+    Column,
+    catalog,
+    cell,
+    with_extras,
+)
+from doorstep.sync.ledger_quarantine import Quarantined, follow_ups, quarantined
+from doorstep.sync.merge_state import MergeState
+from doorstep.sync.registry import FormRegistry
+
+
+@dataclass
+class Sheet:
+    """One sheet of a ledger: columns, typed rows, and flagged cells."""
+
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    flags: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
+class View:
+    """What rendering needs besides the state: columns, resolutions, masking."""
+
+    catalog: Catalog
+    resolutions: dict
+    unmasked: bool
+    as_of: date | None
+    done: set = field(default_factory=set)
+
+
+def building_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
+    """The sheets of one building's ledger."""
+    sheets = [
+        _entity_sheet(state, building, dataset, view) for dataset in state.lists()
+    ]
+    sheets = [s for s in sheets if s.rows]
+    sheets += _log_sheets(state, building, view)
+    people = quarantined(state, building, view.as_of, view.done) if view.as_of else []
+    if people:
+        sheets.append(_quarantine_sheet(people, view.as_of))
+
+    return [_summary_sheet(building, sheets, view)] + sheets
+
+
+def make_view(deployment: Deployment, state: MergeState, *, unmasked: bool) -> View:
+    last = state.last_day()
+    return View(
+        catalog=catalog(FormRegistry(deployment.data_dir)),
+        resolutions=load_resolutions(deployment.root),
+        unmasked=unmasked,
+        as_of=date.fromisoformat(last) if last else None,
+        done=follow_ups(state),
+    )
+
+
+def signature(view: View) -> str:
+    # Everything besides the submissions that shapes a ledger: when any of
+    # it changes, every building is written again.
+    parts = [
+        repr(view.catalog.lists),
+        repr(view.catalog.logs),
+        view.catalog.titles,
+        sorted(view.resolutions.items()),
+        view.unmasked,
+        str(view.as_of),
+    ]
+
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _entity_sheet(state, building, dataset, view: View) -> Sheet:
+    known = view.catalog.lists.get(dataset, [])
+    entities = list(state.entities(building=building, dataset=dataset))
+    columns = with_extras(known, [e.properties for e in entities])
+    sheet = Sheet(
+        dataset,
+        [
+            Column("__id", "编号", "ID"),
+            Column("__label", "名称", "Label"),
+            *columns,
+            Column("__version", "版本", "Version", "int"),
+        ],
+    )
+    for entity in entities:
+        shown, still_open = apply_resolutions(entity, view.resolutions)
+        cells = [cell(c, shown.get(c.key, ""), unmasked=view.unmasked) for c in columns]
+        sheet.rows.append([entity.entity_id, entity.label, *cells, entity.version])
+        for conflict in still_open:
+            at = next(i for i, c in enumerate(columns) if c.key == conflict["property"])
+            sheet.flags[(len(sheet.rows) - 1, at + 2)] = _conflict_note(conflict, view)
+
+    return sheet
+
+
+def _conflict_note(conflict: dict, view: View) -> str:
+    column = Column(conflict["property"], "", "")
+    values = [
+        f"{cell(column, c['value'], unmasked=view.unmasked)!s} "
+        f"({c['device'] or 'unknown device'}, {c['collected'][:16]} UTC, "
+        f"{c['instance_id']})"
+        for c in conflict["values"]
+    ]
+
+    return "冲突 Conflict: " + "; ".join(values)
+
+
+def _log_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
+    rows_by_form: dict[str, list] = {}
+    for form_id, collected, day, iid, values in state.logs(building):
+        rows_by_form.setdefault(form_id, []).append((collected, day, iid, values))
+
+    sheets = []
+    for form_id, rows in rows_by_form.items():
+        columns = with_extras(view.catalog.logs.get(form_id, []), [r[3] for r in rows])
+        sheet = Sheet(
+            form_id,
+            [
+                Column("__day", "日期", "Date", "date"),
+                Column("__time", "填写时间 (UTC)", "Collected (UTC)", "dateTime"),
+                *columns,
+                Column("__instance", "提交编号", "Submission"),
+            ],
+        )
+        for collected, day, iid, values in rows:
+            cells = [
+                cell(c, values.get(c.key, ""), unmasked=view.unmasked) for c in columns
+            ]
+            sheet.rows.append(
+                [
+                    date.fromisoformat(day),
+                    datetime.fromisoformat(collected),
+                    *cells,
+                    iid,
+                ]
+            )
+        sheets.append(sheet)
+
+    return sheets
+
+
+def _quarantine_sheet(people: list[Quarantined], as_of: date) -> Sheet:
+    yes = {True: "是 yes", False: ""}
+    sheet = Sheet(
+        "quarantine",
+        [
+            Column("person", "人员编号", "Person"),
+            Column("name", "姓名", "Name"),
+            Column("start", "开始日期", "Start", "date"),
+            Column("end", "结束日期", "End", "date"),
+            Column("day", f"第几天 ({as_of})", f"Day N of 14 ({as_of})"),
+            Column("due", "今日待随访", "Follow-up due"),
+            Column("missed", "昨日未随访", "Missed yesterday"),
+            Column("ends", "今日解除", "Ends today"),
+        ],
+    )
+    for q in people:
+        sheet.rows.append(
+            [
+                q.person,
+                q.name,
+                q.start,
+                q.end,
+                f"{q.day}/{q.days}",
+                yes[q.due],
+                yes[q.missed_yesterday],
+                yes[q.ends_today],
+            ]
+        )
+
+    return sheet
+
+
+def _summary_sheet(building: str, sheets: list[Sheet], view: View) -> Sheet:
+    summary = Sheet(
+        "summary",
+        [
+            Column("item", "项目", "Item"),
+            Column("count", "数量", "Count", "int"),
+        ],
+    )
+    summary.rows.append(["楼栋 Building", building])
+    for sheet in sheets:
+        title = view.catalog.titles.get(sheet.title, sheet.title)
+        summary.rows.append([title, len(sheet.rows)])
+    flagged = sum(len(s.flags) for s in sheets)
+    summary.rows.append(["待处理冲突 Open conflicts", flagged])
+    summary.rows.append(["截至 As of", view.as_of])
+
+    return summary
+
+
+def dict_rows(sheet: Sheet) -> list[dict]:
+    """Rows keyed by English header; a header used twice adds its field name."""
+    names = [c.en for c in sheet.columns]
+    names = [
+        f"{name} ({c.key})" if names.count(name) > 1 else name
+        for name, c in zip(names, sheet.columns, strict=True)
+    ]
+
+    return [
+        dict(zip(names, (plain(v) for v in row), strict=True)) for row in sheet.rows
+    ]
+
+
+def plain(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+
+    return value

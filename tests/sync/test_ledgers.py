@@ -1,0 +1,132 @@
+"""Ledgers: workbooks, exports and entity lists written from the merge."""
+
+from __future__ import annotations
+
+import datetime
+
+import openpyxl
+import pytest
+from doorstep.sync.ledgers import (
+    LedgerError,
+    building_counts,
+    entity_list_csv,
+    export_ledgers,
+    ledger_rows,
+)
+from doorstep.sync.merge import merge
+
+from tests.sync.test_merge import (
+    follow_up_xml,
+    gate_xml,
+    household_xml,
+    publish_all,
+    submit,
+)
+
+CARD = "110101199001011234"
+
+
+def conflicted(deployment):
+    publish_all(deployment)
+    submit(
+        deployment,
+        household_xml(
+            "uuid:h", "3", "101", "张三", "13812345678", [("张三", CARD, "2026-12-01")]
+        ),
+    )
+    submit(deployment, follow_up_xml("uuid:f1", "3-101-张三", "37.5"), "tablet-1")
+    submit(deployment, follow_up_xml("uuid:f2", "3-101-张三", "36.5"), "tablet-2")
+    submit(deployment, gate_xml("uuid:g", "3", "王五"))
+
+    return merge(deployment)
+
+
+def test_workbook_has_bilingual_frozen_headers_and_real_dates(deployment):
+    summary = conflicted(deployment)
+
+    book = openpyxl.load_workbook(summary.workbooks[0])
+
+    assert book.sheetnames[0] == "summary"
+    residents = book["residents"]
+    assert [c.value for c in residents[1]][:3] == ["编号", "名称", "姓名"]
+    assert [c.value for c in residents[2]][:3] == ["ID", "Label", "Name"]
+    assert residents.freeze_panes == "A3"
+    assert residents["E3"].value == datetime.datetime(2026, 12, 1)
+    assert residents.column_dimensions["A"].width > 10
+    gate = book["gate_log"]
+    assert gate["A3"].value == datetime.datetime(2026, 12, 1)
+
+
+def test_conflict_cell_is_filled_and_names_both_values(deployment):
+    summary = conflicted(deployment)
+
+    residents = openpyxl.load_workbook(summary.workbooks[0])["residents"]
+
+    headers = [c.value for c in residents[2]]
+    flagged = residents.cell(3, headers.index("Temperature") + 1)
+    assert flagged.fill.fgColor.rgb == "FFFFC7CE"
+    assert "37.5" in flagged.comment.text and "36.5" in flagged.comment.text
+    assert "tablet-1" in flagged.comment.text and "tablet-2" in flagged.comment.text
+
+
+def test_id_card_and_phone_numbers_are_masked_unless_asked(deployment, tmp_path):
+    conflicted(deployment)
+
+    [resident] = ledger_rows(deployment, "3")["residents"]
+    [household] = ledger_rows(deployment, "3")["households"]
+    paths = export_ledgers(deployment, "csv", tmp_path / "open", unmasked=True)
+
+    assert resident["ID card"] == "1101**********1234"
+    assert household["Phone"] == "138****5678"
+    residents_csv = next(
+        p for p in paths if p.name == "residents.csv" and p.parent.name == "3"
+    )
+    assert CARD in residents_csv.read_text(encoding="utf-8-sig")
+
+
+def test_exports_write_each_format(deployment, tmp_path):
+    conflicted(deployment)
+
+    for fmt in ("xlsx", "csv", "json"):
+        paths = export_ledgers(deployment, fmt, tmp_path / fmt)
+        assert {p.suffix for p in paths} == {f".{fmt}", ".csv"}
+        assert all(p.exists() for p in paths)
+
+
+def test_unknown_format_is_refused(deployment, tmp_path):
+    conflicted(deployment)
+
+    with pytest.raises(LedgerError, match="use one of xlsx, csv, json"):
+        export_ledgers(deployment, "pdf", tmp_path)
+
+
+def test_entity_list_is_served_in_the_odk_format_unmasked(deployment):
+    conflicted(deployment)
+
+    text = entity_list_csv(deployment, "residents").decode("utf-8")
+
+    assert text.splitlines()[0] == (
+        "name,label,__version,full_name,id_card,quarantine_start,temperature"
+    )
+    assert text.splitlines()[1] == f"3-101-张三,张三,3,张三,{CARD},2026-12-01,36.5"
+    assert entity_list_csv(deployment, "nothing") is None
+    assert entity_list_csv(deployment, "../merge") is None
+
+
+def test_ledgers_before_any_merge_say_to_merge_first(deployment):
+    with pytest.raises(LedgerError, match="run `doorstep merge` first"):
+        ledger_rows(deployment, "3")
+
+
+def test_unknown_building_names_the_buildings_there_are(deployment):
+    conflicted(deployment)
+
+    with pytest.raises(LedgerError, match="buildings with ledgers: 3"):
+        ledger_rows(deployment, "9")
+
+
+def test_building_counts_count_follow_ups_in_their_residents_building(deployment):
+    assert building_counts(deployment) == {}
+    conflicted(deployment)
+
+    assert building_counts(deployment) == {"3": 4}
