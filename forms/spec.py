@@ -118,11 +118,12 @@ def read_spec(xform: bytes | str) -> FormSpec:
     itext = _read_itext(model)
     body = _body_controls(_child(html, "body"))
     _resolve_itemsets(body, instances, itext)
-    fields = [
-        _read_field(bind, structure, itext, body)
-        for bind in model
-        if local_name(bind.tag) == "bind" and "/@" not in bind.get("nodeset", "")
+    binds = [
+        b for b in model
+        if local_name(b.tag) == "bind" and "/@" not in b.get("nodeset", "")
     ]
+    fields = [_read_field(bind, structure, itext, body) for bind in binds]
+    fields += _unbound_fields(binds, structure, itext, body)
     title = _child(head, "title")
 
     return FormSpec(
@@ -195,6 +196,24 @@ def _read_field(bind, structure, itext, body) -> Field | None:
         choices=control.get("choices"),
         choice_file=control.get("choice_file"),
     )
+
+
+def _unbound_fields(binds, structure, itext, body) -> list[Field]:
+    # A question with no bind at all (an acknowledge/trigger written by
+    # older tools) is still a field: its answer must not read as unknown.
+    bound = {structure.relative(b.get("nodeset", "")) for b in binds}
+    unbound = sorted(structure.leaves - bound)
+
+    return [
+        Field(
+            path=path,
+            type="string",
+            labels=_labels(body[path].get("label"), itext),
+            repeat=structure.repeat_of(path),
+        )
+        for path in unbound
+        if path in body
+    ]
 
 
 def _field_type(bind_type: str, control: dict) -> str:
@@ -324,9 +343,15 @@ def _read_entities(model, structure, fields) -> tuple[EntityDecl, ...]:
     }
     declarations = []
     main = next(i for i in model if local_name(i.tag) == "instance" and not i.get("id"))
+    seen = set()
     for node, path in _walk_paths(next(iter(main)), ""):
+        # pyxform writes a repeat twice (its template and a first item), so
+        # a declaration inside a repeat is met twice under one path.
         if local_name(node.tag) != "entity" or not path.endswith("meta/entity"):
             continue
+        if path in seen:
+            continue
+        seen.add(path)
         properties = {
             f.save_to: f.path
             for f in fields

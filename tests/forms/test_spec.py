@@ -83,3 +83,15 @@ def test_xml_without_model_is_refused():
 def test_malformed_xml_is_refused():
     with pytest.raises(XMLError):
         read_spec("<html><head>")
+
+
+def test_entity_declared_in_a_repeat_is_listed_once():
+    from pyxform.xls2xform import convert
+
+    from doorstep.forms.templates import source_path
+
+    xform = convert(str(source_path("household_registration"))).xform
+
+    datasets = sorted(e.dataset for e in read_spec(xform).entities)
+
+    assert datasets == ["households", "residents"]
