@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from doorstep.sync.settings import check_settings
+from doorstep.sync.settings import default as settings_default
+
 SETTINGS_FILE = "doorstep.toml"
 
 DEFAULT_SETTINGS = """\
@@ -24,6 +27,8 @@ DEFAULT_SETTINGS = """\
 [deployment]
 # The name shown on devices' project screens and in ledgers.
 name = "{name}"
+# The office's time zone, for times shown in ledgers.
+timezone = "Asia/Shanghai"
 
 [server]
 # The address tablets use to reach this laptop over the office Wi-Fi; it goes
@@ -73,6 +78,10 @@ class Deployment:
         return self.data_dir / "ledgers"
 
     def setting(self, section: str, key: str, default: Any = None) -> Any:
+        """A setting's value, else ``default``, else the documented default."""
+        if default is None:
+            default = settings_default(section, key)
+
         return self.settings.get(section, {}).get(key, default)
 
 
@@ -109,5 +118,11 @@ def open_deployment(root: Path) -> Deployment:
         settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise DeploymentError(f"{settings_path}: cannot be read: {err}") from err
+    except OSError as err:
+        raise DeploymentError(f"{settings_path}: cannot be opened: {err}") from err
+
+    problems = check_settings(settings)
+    if problems:
+        raise DeploymentError(f"{settings_path}: " + "; ".join(problems))
 
     return Deployment(root=root, settings=settings)
