@@ -202,3 +202,13 @@ def test_supplies_can_be_kept_at_the_office():
     building = spec_of("supplies_stock").field("building")
 
     assert "office" in [c.name for c in building.choices]
+
+
+def test_shipped_library_passes_doorsteps_own_checks_with_no_warning(tmp_path):
+    from doorstep.forms.checks import check_forms
+    from doorstep.forms.templates import copy_templates
+
+    compiled = check_forms(copy_templates(tmp_path))
+
+    assert [str(p) for form in compiled for p in form.problems] == []
+    assert all(form.ok for form in compiled)
