@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from doorstep.server.openrosa import openrosa, openrosa_headers, openrosa_message
-from doorstep.sync.devices import Device, DeviceRegistry
+from doorstep.server.openrosa import (
+    TOO_LARGE,
+    openrosa,
+    openrosa_headers,
+    openrosa_message,
+)
 from doorstep.sync.deployment import Deployment, open_deployment
+from doorstep.sync.devices import Device, DeviceRegistry
 from doorstep.sync.ingest import Ingest
 
 log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"/key/[^/]+")
 
 
 def create_app(deployment: Deployment | Path) -> Flask:
@@ -26,6 +34,9 @@ def create_app(deployment: Deployment | Path) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(
         deployment.setting("server", "max_body_bytes", 10_000_000)
     )
+    # Collect starts a new POST before 100 files; a bound stops a client
+    # from making the server parse an endless list of tiny parts.
+    app.config["MAX_FORM_PARTS"] = 200
     app.config["DEPLOYMENT"] = deployment
     ingest = Ingest(deployment)
     devices = DeviceCache(DeviceRegistry(deployment.data_dir))
@@ -39,6 +50,7 @@ def create_app(deployment: Deployment | Path) -> Flask:
     app.after_request(openrosa_headers)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
     app.add_url_rule("/health", "health", lambda: {"ok": True})
 
     return app
@@ -76,12 +88,31 @@ class DeviceCache:
 
 
 def _too_large(err: RequestEntityTooLarge) -> Response:
-    return openrosa_message(
-        "The upload is larger than this server accepts. Ask the office to "
-        "raise max_body_bytes, or send fewer or smaller photos.",
-        413,
-    )
+    return openrosa_message(TOO_LARGE, 413)
 
 
 def _http_error(err: HTTPException) -> Response:
-    return openrosa_message(err.description or err.name, err.code or 500)
+    messages = {
+        400: "The server could not read this upload. Send it again from the "
+        "device; if it keeps failing, tell the office.",
+        404: "There is nothing at this address. Check the server URL in "
+        "Collect's project settings, or scan the office's QR code again.",
+        405: f"This address does not accept {request.method} requests. Check "
+        "the server URL in Collect's project settings.",
+    }
+    code = err.code or 500
+
+    return openrosa_message(messages.get(code, err.description or err.name), code)
+
+
+def _unexpected(err: Exception) -> Response:
+    # Logged once, here, with the token masked: the traceback is for the
+    # operator; the volunteer only needs to know nothing was stored.
+    path = _TOKEN.sub("/key/<token>", request.path)
+    log.exception("unexpected error answering %s %s", request.method, path)
+
+    return openrosa_message(
+        "Something went wrong on the server and nothing was stored. Try again "
+        "later; if it keeps happening, tell the office.",
+        500,
+    )

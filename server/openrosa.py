@@ -15,8 +15,9 @@ from email.utils import formatdate
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, g, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from doorstep.sync.ingest import Ingest, Outcome
+from doorstep.sync.ingest import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def _form_entry(form) -> str:
     download = url_for(".form_xml", _external=True, **args)
     manifest = ""
     if form.media():
-        manifest = f"<manifestUrl>{escape(url_for('.manifest', _external=True, **args))}</manifestUrl>"
+        url = url_for(".manifest", _external=True, **args)
+        manifest = f"<manifestUrl>{escape(url)}</manifestUrl>"
 
     return (
         "<xform>"
@@ -179,39 +181,109 @@ def submission_probe() -> Response:
     return Response(status=204)
 
 
+TOO_LARGE = (
+    "The upload is larger than this server accepts. Ask the office to raise "
+    "max_body_bytes, or send fewer or smaller photos."
+)
+
+
+class _Refused(Exception):
+    """An upload refused before ingest, with the answer for the volunteer."""
+
+    def __init__(self, outcome: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.status = status
+
+
 @openrosa.post("/submission")
 def submission() -> Response:
     started = time.perf_counter()
-    upload = request.files.get("xml_submission_file")
-    if upload is None:
-        return openrosa_message(
-            "The upload had no xml_submission_file part, so there was nothing "
-            "to store. Send the form again from the device.",
-            400,
-        )
+    try:
+        xml, attachments = _read_upload()
+    except _Refused as refused:
+        _log_submission(started, refused.outcome)
+        return openrosa_message(refused.message, refused.status)
 
-    attachments = {
-        (part.filename or key): part.read()
-        for key, part in request.files.items(multi=True)
-        if key != "xml_submission_file"
-    }
     result = g.ingest.submit(
-        upload.read(),
+        xml,
         attachments,
         device_id=request.args.get("deviceID", ""),
         device_name=g.device.name,
         allowed=g.device.may_use,
     )
+    _log_submission(started, result.outcome.value, result.form_id, result.instance_id)
+
+    return openrosa_message(result.message, _STATUS[result.outcome])
+
+
+def _read_upload() -> tuple[bytes, dict[str, bytes]]:
+    """The submission XML and attachments, keyed by the device's file names."""
+    boundary = request.mimetype_params.get("boundary")
+    if request.mimetype != "multipart/form-data" or not boundary:
+        raise _Refused(
+            "not_multipart",
+            f"The upload was {request.mimetype or 'untyped'}, not a multipart "
+            "form, so there was nothing to store. Send the form again from "
+            "ODK Collect.",
+            400,
+        )
+    try:
+        xml = _xml_part()
+        attachments = {
+            (part.filename or key): part.read()
+            for key, part in request.files.items(multi=True)
+            if key != "xml_submission_file"
+        }
+    except RequestEntityTooLarge as err:
+        raise _Refused("too_large", TOO_LARGE, 413) from err
+
+    return xml, attachments
+
+
+def _xml_part() -> bytes:
+    # Any declared type will do: the XML parser decides what is XML. Some
+    # clients send the part as a plain field without a file name.
+    upload = request.files.get("xml_submission_file")
+    if upload is not None:
+        xml = upload.read()
+    elif "xml_submission_file" in request.form:
+        xml = request.form["xml_submission_file"].encode("utf-8")
+    else:
+        raise _Refused(
+            "no_xml_part",
+            "The upload had no xml_submission_file part in its multipart "
+            "form, so there was nothing to store. Send the form again from "
+            "the device.",
+            400,
+        )
+    if not xml.strip():
+        raise _Refused(
+            "empty_xml",
+            "The xml_submission_file part was empty, so there was nothing to "
+            "store. Send the form again from the device.",
+            400,
+        )
+
+    return xml
+
+
+def _log_submission(
+    started: float,
+    outcome: str,
+    form_id: str | None = None,
+    instance_id: str | None = None,
+) -> None:
+    # Ids and timings only: values in the XML are residents' personal data.
     log.info(
         "submission device=%s form=%s instance=%s outcome=%s ms=%.1f",
         g.device.name,
-        result.form_id or "-",
-        result.instance_id or "-",
-        result.outcome.value,
+        form_id or "-",
+        instance_id or "-",
+        outcome,
         (time.perf_counter() - started) * 1000,
     )
-
-    return openrosa_message(result.message, _STATUS[result.outcome])
 
 
 def _published(form_id: str, version: str):

@@ -37,7 +37,9 @@ def serve(app: Flask, host: str, port: int) -> None:
     server.run()
 
 
-def start_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+def start_in_thread(
+    app: Flask, host: str = "127.0.0.1", port: int = 0
+) -> RunningServer:
     """Start serving in a daemon thread; port 0 picks a free port."""
     server = create_server(app, host=host, port=port, threads=THREADS)
     stop = threading.Event()
