@@ -91,7 +91,7 @@ def init(directory: Path, name: str | None) -> None:
 def serve(ref: DeploymentRef, host: str, port: int) -> None:
     """Serve forms to tablets and receive their submissions (OpenRosa)."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     run_server(create_app(ref.open()), host, port)
 

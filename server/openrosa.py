@@ -17,9 +17,12 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, g, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from doorstep.sync.ledgers import entity_list_csv
 from doorstep.sync.ingest import Outcome
 
 log = logging.getLogger(__name__)
+
+EMPTY_ENTITY_LIST = b"name,label,__version\n"
 
 openrosa = Blueprint("openrosa", __name__, url_prefix="/key/<token>")
 
@@ -111,7 +114,7 @@ def _form_entry(form) -> str:
     args = {"form_id": spec.form_id, "version": form.folder.name}
     download = url_for(".form_xml", _external=True, **args)
     manifest = ""
-    if form.media():
+    if form.media() or _entity_lists(form):
         url = url_for(".manifest", _external=True, **args)
         manifest = f"<manifestUrl>{escape(url)}</manifestUrl>"
 
@@ -142,13 +145,15 @@ def manifest(form_id: str, version: str) -> Response:
     if form is None:
         return openrosa_message(f"No form {form_id!r} with that version.", 404)
     files = []
-    for name, path in form.media().items():
-        digest = hashlib.md5(path.read_bytes()).hexdigest()
+    lists = _entity_lists(form)
+    for name, data in _media_files(form).items():
+        digest = hashlib.md5(data).hexdigest()
         url = url_for(
             ".media", form_id=form_id, version=version, name=name, _external=True
         )
+        kind = ' type="entityList"' if name in lists else ""
         files.append(
-            f"<mediaFile><filename>{escape(name)}</filename>"
+            f"<mediaFile{kind}><filename>{escape(name)}</filename>"
             f"<hash>md5:{digest}</hash><downloadUrl>{escape(url)}</downloadUrl>"
             "</mediaFile>"
         )
@@ -165,15 +170,38 @@ def manifest(form_id: str, version: str) -> Response:
 @openrosa.get("/forms/<form_id>/<version>/media/<name>")
 def media(form_id: str, version: str, name: str) -> Response:
     form = _published(form_id, version)
-    path = form.media().get(name) if form is not None else None
-    if path is None:
+    data = _media_files(form).get(name) if form is not None else None
+    if data is None:
         return openrosa_message(f"No media file {name!r} for this form.", 404)
-    data = path.read_bytes()
     kind = "text/csv; charset=utf-8" if name.endswith(".csv") else (
         "application/octet-stream"
     )
 
     return _cached(data, kind, hashlib.md5(data).hexdigest())
+
+
+def _entity_lists(form) -> set[str]:
+    """CSV files the form reads that are entity lists some form declares."""
+    datasets = {
+        entity.dataset
+        for published in g.ingest.registry.forms()
+        for entity in published.spec.entities
+    }
+
+    return {name for name in form.spec.media if name.removesuffix(".csv") in datasets}
+
+
+def _media_files(form) -> dict[str, bytes]:
+    # Entity lists come from the last merge, so a tablet's list follows the
+    # ledgers; the md5 is of the real content, so an unchanged list is not
+    # downloaded again. Before any merge the list is empty but well-formed.
+    files = {name: path.read_bytes() for name, path in form.media().items()}
+    deployment = current_app.config["DEPLOYMENT"]
+    for name in _entity_lists(form):
+        merged = entity_list_csv(deployment, name.removesuffix(".csv"))
+        files[name] = merged if merged is not None else EMPTY_ENTITY_LIST
+
+    return files
 
 
 @openrosa.route("/submission", methods=["HEAD", "GET"])

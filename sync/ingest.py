@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from doorstep.forms.instance import Instance, InstanceError, parse_instance
@@ -117,8 +117,12 @@ class Ingest:
 
     def _store(self, instance, spec, attachments, device, flags) -> IngestResult:
         problem = self._edit_problem(instance)
-        if problem is not None:
+        if problem is not None and problem.outcome is Outcome.EDIT_OUT_OF_DATE:
             return problem
+        if problem is not None:
+            # An edit of an original never received is still the volunteer's
+            # latest word: keep it for review, and say so with the 404.
+            flags = flags + ["edit of a submission the server never received"]
 
         expected = _named_files(spec, instance)
         try:
@@ -143,6 +147,9 @@ class Ingest:
                 instance.form_id,
             )
 
+        if problem is not None:
+            return replace(problem, submission=stored)
+
         outcome = Outcome.CREATED if created else Outcome.DUPLICATE
         return IngestResult(
             outcome,
@@ -160,8 +167,9 @@ class Ingest:
         if original is None:
             return IngestResult(
                 Outcome.EDIT_UNKNOWN,
-                "This is an edit of a submission the server does not have. "
-                "Send the original first, or tell the office.",
+                "This is an edit of a submission the server never received. "
+                "The edit is kept for the office to review; send the original "
+                "too if the tablet still has it.",
                 instance.instance_id,
                 instance.form_id,
             )

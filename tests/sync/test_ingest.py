@@ -95,6 +95,9 @@ def test_edits_follow_the_chain_and_refuse_stale_copies(deployment):
     assert first.outcome is Outcome.CREATED
     assert stale.outcome is Outcome.EDIT_OUT_OF_DATE
     assert unknown.outcome is Outcome.EDIT_UNKNOWN
+    assert ingest.store.get("uuid:3") is None
+    kept = ingest.store.get("uuid:4")
+    assert "edit of a submission the server never received" in kept.flags
 
 
 def test_submission_without_instance_id_is_kept_under_its_content_hash(deployment):
