@@ -27,7 +27,9 @@ PER_DEVICE = 40
 @click.argument(
     "directory", required=False, type=click.Path(file_okay=False, path_type=Path)
 )
-@click.option("--devices", default=DEVICES, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--devices", default=DEVICES, show_default=True, type=click.IntRange(1, 100)
+)
 @click.option(
     "--per-device", default=PER_DEVICE, show_default=True, type=click.IntRange(1, 10000)
 )
@@ -81,6 +83,7 @@ def _simulate(urls: list[str], devices: int, per_device: int):
     total = devices * per_device
     lock = threading.Lock()
     with click.progressbar(length=total, label="  tablets sending") as bar:
+
         def advance() -> None:
             with lock:
                 bar.update(1)

@@ -19,7 +19,9 @@ def device() -> None:
 
 @device.command("add")
 @click.argument("name")
-@click.option("--form", "forms", multiple=True, help="Limit to this form id (repeatable).")
+@click.option(
+    "--form", "forms", multiple=True, help="Limit to this form id (repeatable)."
+)
 @click.option("--server-url", help="Override the settings' [server] url.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -34,12 +36,22 @@ def add(ref, name: str, forms: tuple[str, ...], server_url: str | None, as_json:
     qr = _write_qr(added, base, deployment.name, deployment.data_dir / "devices")
 
     if as_json:
-        click.echo(json.dumps(
-            {"name": added.name, "token": added.token, "url": added.url(base),
-             "qr": str(qr)}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "name": added.name,
+                    "token": added.token,
+                    "url": added.url(base),
+                    "qr": str(qr),
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"{added.name}: {added.url(base)}")
-    click.echo(f"Scan {qr} in ODK Collect (Project settings > Reconfigure with QR code).")
+    click.echo(
+        f"Scan {qr} in ODK Collect (Project settings > Reconfigure with QR code)."
+    )
 
 
 @device.command("list")
@@ -49,8 +61,12 @@ def list_devices(ref, as_json: bool) -> None:
     """List tablets, their forms and whether they are revoked."""
     devices = DeviceRegistry(ref.open().data_dir).devices()
     rows = [
-        {"name": d.name, "forms": list(d.forms), "created": _when(d.created),
-         "revoked": _when(d.revoked) if d.revoked else None}
+        {
+            "name": d.name,
+            "forms": list(d.forms),
+            "created": _when(d.created),
+            "revoked": _when(d.revoked) if d.revoked else None,
+        }
         for d in devices
     ]
     if as_json:

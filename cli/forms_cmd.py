@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from doorstep.forms.checks import check_forms
 from doorstep.forms.compile import CompiledForm
 

@@ -115,7 +115,9 @@ def simulate(server_url: str, devices: int, per_device: int, seed: int) -> None:
     try:
         result = run_simulation([server_url], devices, per_device, seed=seed)
     except (CollectError, OSError) as err:
-        raise click.ClickException(f"simulation against {server_url} failed: {err}") from err
+        raise click.ClickException(
+            f"simulation against {server_url} failed: {err}"
+        ) from err
     click.echo(result.describe())
 
 
@@ -135,8 +137,13 @@ def status(ref: DeploymentRef, as_json: bool) -> None:
 
     click.echo(f"{data['submissions']} submissions ({data['incomplete']} incomplete)")
     _table("form", data["forms"])
-    _table("device", {k: f"{v['submissions']}  last sync {v['last_sync']}"
-                      for k, v in data["devices"].items()})
+    _table(
+        "device",
+        {
+            k: f"{v['submissions']}  last sync {v['last_sync']}"
+            for k, v in data["devices"].items()
+        },
+    )
     _table("building", data["buildings"])
 
 

@@ -23,12 +23,16 @@ def list_review(ref, as_json: bool) -> None:
     """List flagged submissions and why each was flagged."""
     items = list(review_queue(ref.open()))
     if as_json:
-        click.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2)
+        )
         return
     for item in items:
         why = item.reasons + [f"{p.path}: {p.message}" for p in item.problems]
-        click.echo(f"{item.submission.instance_id}  {item.submission.form_id}  "
-                   f"{'; '.join(why)}")
+        click.echo(
+            f"{item.submission.instance_id}  {item.submission.form_id}  "
+            f"{'; '.join(why)}"
+        )
     click.echo(f"{len(items)} submission(s) to review")
 
 

@@ -13,11 +13,12 @@ import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from doorstep.forms.spec import FormSpec, SpecError, read_spec
-from doorstep.forms.xml import XMLError
 from pyxform.errors import PyXFormError
 from pyxform.xls2json_backends import get_xlsform
 from pyxform.xls2xform import convert
+
+from doorstep.forms.spec import FormSpec, SpecError, read_spec
+from doorstep.forms.xml import XMLError
 
 XLSFORM_SUFFIXES = (".xlsx", ".xls", ".csv", ".md")
 XFORM_SUFFIXES = (".xml",)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from marshmallow import Schema
+from marshmallow import fields as mm
+
 from doorstep.forms.instance import Instance
 from doorstep.forms.schema import AnswerField, Convert, record_schema, to_string
 from doorstep.forms.spec import FormSpec
-from marshmallow import Schema
-from marshmallow import fields as mm
 
 
 @dataclass(frozen=True)

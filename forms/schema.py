@@ -19,8 +19,9 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from doorstep.forms.spec import Field, FormSpec
 from marshmallow import Schema, ValidationError, fields
+
+from doorstep.forms.spec import Field, FormSpec
 
 Convert = Callable[[str], Any]
 

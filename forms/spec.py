@@ -119,7 +119,8 @@ def read_spec(xform: bytes | str) -> FormSpec:
     body = _body_controls(_child(html, "body"))
     _resolve_itemsets(body, instances, itext)
     binds = [
-        b for b in model
+        b
+        for b in model
         if local_name(b.tag) == "bind" and "/@" not in b.get("nodeset", "")
     ]
     fields = [_read_field(bind, structure, itext, body) for bind in binds]
@@ -277,7 +278,8 @@ def _resolve_itemsets(body: dict, instances: list[Element], itext: dict) -> None
             continue
         items = next(iter(source), None)
         control["choices"] = tuple(
-            _instance_choice(item, itext) for item in (items if items is not None else ())
+            _instance_choice(item, itext)
+            for item in (items if items is not None else ())
         )
 
 
@@ -291,8 +293,9 @@ def _instance_choice(item: Element, itext: dict) -> Choice:
     else:
         labels = {"default": (label.text or "").strip()} if label is not None else {}
 
-    return Choice(name=(name.text or "").strip() if name is not None else "",
-                  labels=labels)
+    return Choice(
+        name=(name.text or "").strip() if name is not None else "", labels=labels
+    )
 
 
 def _inline_choice(item: Element) -> Choice:
@@ -300,8 +303,9 @@ def _inline_choice(item: Element) -> Choice:
     label = _child(item, "label")
     labels = {"default": (label.text or "").strip()} if label is not None else {}
 
-    return Choice(name=(value.text or "").strip() if value is not None else "",
-                  labels=labels)
+    return Choice(
+        name=(value.text or "").strip() if value is not None else "", labels=labels
+    )
 
 
 def _read_itext(model: Element) -> dict[str, dict[str, str]]:
@@ -318,9 +322,9 @@ def _read_itext(model: Element) -> dict[str, dict[str, str]]:
                 (v for v in text if local_name(v.tag) == "value" and not v.get("form")),
                 None,
             )
-            texts[text.get("id", "")] = "".join(value.itertext()).strip() if (
-                value is not None
-            ) else ""
+            texts[text.get("id", "")] = (
+                "".join(value.itertext()).strip() if (value is not None) else ""
+            )
 
     return translations
 
@@ -355,8 +359,9 @@ def _read_entities(model, structure, fields) -> tuple[EntityDecl, ...]:
         properties = {
             f.save_to: f.path
             for f in fields
-            if f is not None and f.save_to and structure.repeat_of(f.path)
-            == structure.repeat_of(path)
+            if f is not None
+            and f.save_to
+            and structure.repeat_of(f.path) == structure.repeat_of(path)
         }
         id_bind = binds.get(f"{path}/@id")
         label_bind = binds.get(f"{path}/label")

@@ -93,8 +93,10 @@ class CollectClient:
                 "would say this is not an OpenRosa submission endpoint"
             )
         parts = [("xml_submission_file", "submission.xml", "text/xml", xml)]
-        parts += [(name, name, _content_type(name), data)
-                  for name, data in attachments.items()]
+        parts += [
+            (name, name, _content_type(name), data)
+            for name, data in attachments.items()
+        ]
         body, boundary = _multipart(parts)
 
         return self.request(
@@ -178,7 +180,9 @@ def _entry(node: Element) -> dict[str, str]:
 
 def _expect_openrosa(answer: Answer, status: int) -> None:
     if answer.status != status:
-        raise CollectError(f"expected {status}, got {answer.status}: {answer.body[:200]!r}")
+        raise CollectError(
+            f"expected {status}, got {answer.status}: {answer.body[:200]!r}"
+        )
     if answer.headers.get("x-openrosa-version") != "1.0":
         raise CollectError("the server sent no X-OpenRosa-Version header")
 

@@ -17,8 +17,8 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, g, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from doorstep.sync.ledgers import entity_list_csv
 from doorstep.sync.ingest import Outcome
+from doorstep.sync.ledgers import entity_list_csv
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,10 @@ def media(form_id: str, version: str, name: str) -> Response:
     data = _media_files(form).get(name) if form is not None else None
     if data is None:
         return openrosa_message(f"No media file {name!r} for this form.", 404)
-    kind = "text/csv; charset=utf-8" if name.endswith(".csv") else (
-        "application/octet-stream"
+    kind = (
+        "text/csv; charset=utf-8"
+        if name.endswith(".csv")
+        else ("application/octet-stream")
     )
 
     return _cached(data, kind, hashlib.md5(data).hexdigest())

@@ -67,7 +67,9 @@ class DeviceRegistry:
                 f"device name {name!r} is not allowed: use letters, digits, "
                 "'_', '-' or '.', at most 64"
             )
-        device = Device(name, secrets.token_urlsafe(32), tuple(forms or ()), time.time())
+        device = Device(
+            name, secrets.token_urlsafe(32), tuple(forms or ()), time.time()
+        )
         with self._db() as db:
             if db.search(Query().name == name):
                 raise DeviceError(
@@ -80,7 +82,9 @@ class DeviceRegistry:
     def revoke(self, name: str) -> Device:
         with self._db() as db:
             if not db.search(Query().name == name):
-                raise DeviceError(f"no device named {name!r}; see `doorstep device list`")
+                raise DeviceError(
+                    f"no device named {name!r}; see `doorstep device list`"
+                )
             db.update({"revoked": time.time()}, Query().name == name)
 
             return _device(db.get(Query().name == name))

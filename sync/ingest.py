@@ -317,8 +317,10 @@ def _base_names(attachments: dict[str, bytes]) -> dict[str, bytes]:
 
 def _accepted_message(stored: StoredSubmission, created: bool) -> str:
     missing = [n for n in stored.expected if n not in stored.attachments]
-    head = "Thank you, the submission is stored." if created else (
-        "The server already had this submission; nothing was lost."
+    head = (
+        "Thank you, the submission is stored."
+        if created
+        else ("The server already had this submission; nothing was lost.")
     )
     if missing:
         return f"{head} Still waiting for {len(missing)} file(s): {', '.join(missing)}."

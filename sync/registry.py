@@ -88,7 +88,9 @@ class FormRegistry:
             return self._load(folder), False
 
         self._write_media(folder, media or {})
-        write_atomic(folder / "published.json", json.dumps({"at": time.time()}).encode())
+        write_atomic(
+            folder / "published.json", json.dumps({"at": time.time()}).encode()
+        )
         write_atomic(existing, xml, mode=0o644)
 
         return self._load(folder), True
@@ -117,8 +119,10 @@ class FormRegistry:
         versions = self.versions(form_id)
         numeric = [f for f in versions if f.version.isdigit()]
         if version.isdigit() and numeric:
-            return min(numeric, key=lambda f: (abs(int(f.version) - int(version)),
-                                               -f.published))
+            return min(
+                numeric,
+                key=lambda f: (abs(int(f.version) - int(version)), -f.published),
+            )
 
         return versions[-1] if versions else None
 

@@ -26,23 +26,57 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("deployment", "name", "", str,
-            "shown on tablets' project screens and in ledgers"),
-    Setting("deployment", "timezone", "Asia/Shanghai", str,
-            "the office's time zone, for times shown in ledgers"),
-    Setting("server", "url", "http://127.0.0.1:8000", str,
-            "the address tablets use to reach the laptop; "
-            "goes into device URLs and QR codes"),
-    Setting("server", "max_body_bytes", 10_000_000, int,
-            "largest request accepted; larger uploads get 413 "
-            "with a message Collect shows"),
-    Setting("ledgers", "building_field", {}, dict,
-            "per form id, the field that names the building "
-            "(default: the field named `building`)"),
-    Setting("ledgers", "duplicate_keys", {}, dict,
-            "per entity list, the properties that mark probable duplicates"),
-    Setting("ledgers", "mask_personal", True, bool,
-            "mask ID-card and phone numbers in exports"),
+    Setting(
+        "deployment",
+        "name",
+        "",
+        str,
+        "shown on tablets' project screens and in ledgers",
+    ),
+    Setting(
+        "deployment",
+        "timezone",
+        "Asia/Shanghai",
+        str,
+        "the office's time zone, for times shown in ledgers",
+    ),
+    Setting(
+        "server",
+        "url",
+        "http://127.0.0.1:8000",
+        str,
+        "the address tablets use to reach the laptop; "
+        "goes into device URLs and QR codes",
+    ),
+    Setting(
+        "server",
+        "max_body_bytes",
+        10_000_000,
+        int,
+        "largest request accepted; larger uploads get 413 with a message Collect shows",
+    ),
+    Setting(
+        "ledgers",
+        "building_field",
+        {},
+        dict,
+        "per form id, the field that names the building "
+        "(default: the field named `building`)",
+    ),
+    Setting(
+        "ledgers",
+        "duplicate_keys",
+        {},
+        dict,
+        "per entity list, the properties that mark probable duplicates",
+    ),
+    Setting(
+        "ledgers",
+        "mask_personal",
+        True,
+        bool,
+        "mask ID-card and phone numbers in exports",
+    ),
 )
 
 _BY_NAME = {(s.section, s.key): s for s in SETTINGS}
@@ -74,8 +108,12 @@ def _check_one(section: str, key: str, value: Any) -> list[str]:
     # bool is an int in Python; a number of bytes given as `true` is a mistake.
     wrong_bool = setting.kind is int and isinstance(value, bool)
     if wrong_bool or not isinstance(value, setting.kind):
-        kind = {str: "text in quotes", int: "a whole number", bool: "true or false",
-                dict: "a table like { a = \"b\" }"}[setting.kind]
+        kind = {
+            str: "text in quotes",
+            int: "a whole number",
+            bool: "true or false",
+            dict: 'a table like { a = "b" }',
+        }[setting.kind]
         return [f"{setting.name} should be {kind}, not {value!r}"]
 
     return []

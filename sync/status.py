@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.sync.deployment import Deployment
@@ -59,5 +59,5 @@ def _row(submission: StoredSubmission) -> dict[str, Any]:
 
 
 def _iso(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     return moment.isoformat(timespec="seconds")

@@ -123,9 +123,11 @@ class Store:
 
     def get(self, instance_id: str) -> StoredSubmission | None:
         """The stored submission with this instanceID, or None."""
-        row = self._db().execute(
-            "SELECT * FROM submissions WHERE instance_id = ?", (instance_id,)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT * FROM submissions WHERE instance_id = ?", (instance_id,))
+            .fetchone()
+        )
 
         return self._stored(row) if row else None
 
@@ -153,21 +155,41 @@ class Store:
         sha = hashlib.sha256(xml).hexdigest()
         self._write_once(self.xml_path(sha), xml)
         blobs = {name: self._put_blob(data) for name, data in attachments.items()}
-        row = (instance_id, form_id, version, sha, device_id, device_name,
-               time.time(), deprecated_id, json.dumps(expected),
-               json.dumps(flags or []))
-        files = [(instance_id, name, digest, len(attachments[name]))
-                 for name, digest in blobs.items()]
+        row = (
+            instance_id,
+            form_id,
+            version,
+            sha,
+            device_id,
+            device_name,
+            time.time(),
+            deprecated_id,
+            json.dumps(expected),
+            json.dumps(flags or []),
+        )
+        files = [
+            (instance_id, name, digest, len(attachments[name]))
+            for name, digest in blobs.items()
+        ]
         seq = self._commits.run(lambda db: _index(db, row, files))
         if seq is None:
             return self.get(instance_id), False
 
         # Just inserted: the row is known, so no query is needed to return it.
         fresh = StoredSubmission(
-            seq=seq, instance_id=instance_id, form_id=form_id, version=version,
-            sha256=sha, device_id=device_id, device_name=device_name,
-            received=row[6], deprecated_id=deprecated_id, replaced_by=None,
-            expected=tuple(expected), attachments=blobs, flags=tuple(flags or ()),
+            seq=seq,
+            instance_id=instance_id,
+            form_id=form_id,
+            version=version,
+            sha256=sha,
+            device_id=device_id,
+            device_name=device_name,
+            received=row[6],
+            deprecated_id=deprecated_id,
+            replaced_by=None,
+            expected=tuple(expected),
+            attachments=blobs,
+            flags=tuple(flags or ()),
         )
 
         return fresh, True
@@ -188,8 +210,17 @@ class Store:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 path.write_bytes(item.xml)
-            rows.append((item.instance_id, item.form_id, item.version, sha,
-                         item.device_id, time.time(), item.deprecated_id))
+            rows.append(
+                (
+                    item.instance_id,
+                    item.form_id,
+                    item.version,
+                    sha,
+                    item.device_id,
+                    time.time(),
+                    item.deprecated_id,
+                )
+            )
         os.sync()
         db = self._db()
         with db:
@@ -265,10 +296,14 @@ class Store:
         return digest
 
     def _stored(self, row: sqlite3.Row) -> StoredSubmission:
-        files = self._db().execute(
-            "SELECT name, sha256 FROM attachments WHERE instance_id = ?",
-            (row["instance_id"],),
-        ).fetchall()
+        files = (
+            self._db()
+            .execute(
+                "SELECT name, sha256 FROM attachments WHERE instance_id = ?",
+                (row["instance_id"],),
+            )
+            .fetchall()
+        )
 
         return StoredSubmission(
             seq=row["seq"],

@@ -11,7 +11,7 @@ submission of an edit chain is exported.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -31,7 +31,9 @@ def export_table(deployment: Deployment, form_id: str, out_dir: Path) -> list[Pa
     """Write ``<form_id>.csv`` and one CSV per repeat into ``out_dir``."""
     form = FormRegistry(deployment.data_dir).get(form_id)
     if form is None:
-        raise ExportError(f"no form {form_id!r} is published; see `doorstep forms list`")
+        raise ExportError(
+            f"no form {form_id!r} is published; see `doorstep forms list`"
+        )
 
     spec = form.spec
     tables = _Tables(spec)
@@ -85,7 +87,9 @@ class _Tables:
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for repeat, rows in self.rows.items():
-            name = form_id if repeat is None else f"{form_id}-{repeat.rsplit('/', 1)[-1]}"
+            name = (
+                form_id if repeat is None else f"{form_id}-{repeat.rsplit('/', 1)[-1]}"
+            )
             path = out_dir / f"{name}.csv"
             _write_csv(path, self._header(repeat, rows), rows)
             written.append(path)
@@ -94,9 +98,7 @@ class _Tables:
 
     def _header(self, repeat: str | None, rows: list[dict]) -> list[str]:
         fields = [
-            self._column(f.path, repeat)
-            for f in self.spec.fields
-            if f.repeat == repeat
+            self._column(f.path, repeat) for f in self.spec.fields if f.repeat == repeat
         ]
         seen = dict.fromkeys(fields)
         for row in rows:
@@ -119,6 +121,6 @@ def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(
         timespec="milliseconds"
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from doorstep.cli.forms_cmd import forms
 from openpyxl import Workbook
 
+from doorstep.cli.forms_cmd import forms
 from tests.conftest import write_md_form
 
 GOOD = """

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 
 from doorstep.cli.main import main
 from doorstep.forms.templates import TEMPLATES
+from doorstep.sync.deployment import open_deployment
 from doorstep.sync.devices import (
     Device,
     DeviceRegistry,
     collect_settings,
     read_collect_settings,
 )
-from doorstep.sync.deployment import open_deployment
 from doorstep.sync.ingest import Ingest
 from tests.conftest import REPO, write_md_form
 
@@ -98,7 +98,12 @@ def test_changed_form_under_the_same_version_is_refused(office, tmp_path):
 
 
 def test_forms_list_and_state(office, tmp_path):
-    run(office, "forms", "add", str(write_md_form(tmp_path, "g", GATE.format(version="7"))))
+    run(
+        office,
+        "forms",
+        "add",
+        str(write_md_form(tmp_path, "g", GATE.format(version="7"))),
+    )
 
     closed = run(office, "forms", "state", "gate", "closed")
     listed = json.loads(run(office, "forms", "list", "--json").output)
@@ -110,8 +115,15 @@ def test_forms_list_and_state(office, tmp_path):
 
 
 def test_device_add_prints_url_token_and_a_collect_qr_code(office):
-    result = run(office, "device", "add", "tablet-1", "--server-url",
-                 "http://10.0.0.5:8000", "--json")
+    result = run(
+        office,
+        "device",
+        "add",
+        "tablet-1",
+        "--server-url",
+        "http://10.0.0.5:8000",
+        "--json",
+    )
 
     data = json.loads(result.output)
     assert data["url"] == f"http://10.0.0.5:8000/key/{data['token']}"
@@ -143,7 +155,12 @@ def test_device_revoke_and_list(office):
 
 
 def test_status_and_submissions_list_count_what_was_stored(office, tmp_path):
-    run(office, "forms", "add", str(write_md_form(tmp_path, "g", GATE.format(version="1"))))
+    run(
+        office,
+        "forms",
+        "add",
+        str(write_md_form(tmp_path, "g", GATE.format(version="1"))),
+    )
     ingest = Ingest(open_deployment(office))
     for n in range(3):
         xml = (
@@ -153,7 +170,9 @@ def test_status_and_submissions_list_count_what_was_stored(office, tmp_path):
         ingest.submit(xml, {}, device_id="collect:x", device_name="tablet-1")
 
     status = json.loads(run(office, "status", "--json").output)
-    rows = json.loads(run(office, "submissions", "list", "--form", "gate", "--json").output)
+    rows = json.loads(
+        run(office, "submissions", "list", "--form", "gate", "--json").output
+    )
 
     assert status["submissions"] == 3
     assert status["forms"] == {"gate": 3}
@@ -176,13 +195,17 @@ def test_every_command_has_help_and_is_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     first_cells = re.findall(r"^\| (`.*?) \|", readme, re.M)
     documented = {
-        name for cell in first_cells for name in re.findall(r"`([a-z][a-z ]*[a-z])", cell)
+        name
+        for cell in first_cells
+        for name in re.findall(r"`([a-z][a-z ]*[a-z])", cell)
     }
 
     commands = _commands(main)
     undocumented = [
-        name for name in commands
-        if name not in documented and not any(d.startswith(name + " ") for d in documented)
+        name
+        for name in commands
+        if name not in documented
+        and not any(d.startswith(name + " ") for d in documented)
     ]
 
     assert undocumented == []

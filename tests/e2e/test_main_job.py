@@ -44,11 +44,27 @@ def served(tmp_path: Path):
     """A deployment with the shipped forms, served by `doorstep serve`."""
     office = tmp_path / "office"
     doorstep("init", str(office))
-    doorstep("--dir", str(office), "forms", "add", *map(str, (office / "forms").glob("*.xlsx")))
+    doorstep(
+        "--dir",
+        str(office),
+        "forms",
+        "add",
+        *map(str, (office / "forms").glob("*.xlsx")),
+    )
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "doorstep", "--dir", str(office), "serve",
-         "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "doorstep",
+            "--dir",
+            str(office),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -72,8 +88,9 @@ def _wait_until_up(base: str, server: subprocess.Popen) -> None:
 
 
 def _device_url(office: Path, base: str, name: str) -> str:
-    added = doorstep("--dir", str(office), "device", "add", name,
-                     "--server-url", base, "--json")
+    added = doorstep(
+        "--dir", str(office), "device", "add", name, "--server-url", base, "--json"
+    )
 
     return json.loads(added.stdout)["url"]
 
@@ -96,8 +113,17 @@ def test_serve_simulate_merge_writes_a_workbook_per_building(served):
     office, base = served
     url = _device_url(office, base, "tablet-1")
 
-    simulated = doorstep("simulate", "--server", url, "--devices", "3",
-                         "--per-device", "12", "--seed", "7")
+    simulated = doorstep(
+        "simulate",
+        "--server",
+        url,
+        "--devices",
+        "3",
+        "--per-device",
+        "12",
+        "--seed",
+        "7",
+    )
     doorstep("--dir", str(office), "merge")
 
     assert "36 submissions and 3 resends" in simulated.stdout
@@ -135,15 +161,28 @@ def test_corpus_device_submissions_are_accepted_and_merged(served, corpus):
     answers = [
         requests.post(
             f"{url}/submission?deviceID=collect:corpus",
-            files={"xml_submission_file": ("s.xml", (tutorial / n).read_bytes(),
-                                           "text/xml")},
+            files={
+                "xml_submission_file": (
+                    "s.xml",
+                    (tutorial / n).read_bytes(),
+                    "text/xml",
+                )
+            },
         ).status_code
         for n in ("1.xml", "2.xml", "3.xml", "no_age.xml", "nan_net_worth.xml")
     ]
     doorstep("--dir", str(office), "merge")
     exported = office / "export"
-    doorstep("--dir", str(office), "ledger", "export", "--format", "json",
-             "--out", str(exported))
+    doorstep(
+        "--dir",
+        str(office),
+        "ledger",
+        "export",
+        "--format",
+        "json",
+        "--out",
+        str(exported),
+    )
 
     assert answers == [201] * 5
     dumped = " ".join(p.read_text(encoding="utf-8") for p in exported.rglob("*.json"))
@@ -170,4 +209,3 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path):
     assert result.returncode == 2
     assert "not empty" in result.stderr
     assert "Traceback" not in result.stderr
-

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from doorstep.forms.checks import check_forms
-from doorstep.forms.compile import FormProblem, compile_form
 from openpyxl import Workbook
 
+from doorstep.forms.checks import check_forms
+from doorstep.forms.compile import FormProblem, compile_form
 from tests.conftest import compile_md, write_md_form
 
 GOOD = """

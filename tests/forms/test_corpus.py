@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from doorstep.forms.compile import compile_form
 from doorstep.forms.instance import parse_instance
 from doorstep.forms.record import read_record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from doorstep.forms.instance import InstanceError, find, parse_instance
 
 

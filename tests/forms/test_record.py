@@ -6,11 +6,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from doorstep.forms.instance import parse_instance
 from doorstep.forms.record import Problem, read_record
 from doorstep.forms.schema import GeoPoint, record_schema
 from doorstep.forms.spec import read_spec
-
 from tests.conftest import compile_md
 
 TYPES = """

@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pyxform.xls2xform import convert
+
 from doorstep.forms import fakes
 from doorstep.forms.instance import find, parse_instance
 from doorstep.forms.record import read_record
@@ -17,7 +19,6 @@ from doorstep.forms.simulate import Filled, fill
 from doorstep.forms.spec import FormSpec, read_spec
 from doorstep.forms.templates import TEMPLATES, source_path
 from doorstep.forms.xml import local_name
-from pyxform.xls2xform import convert
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 CORPUS_FORMS = (
@@ -31,6 +32,7 @@ CORPUS_FORMS = (
     "onadata-misc/external_choice_form_v1.xlsx",
 )
 WHEN = datetime.fromisoformat("2026-12-04T09:30:00+08:00")
+
 
 @functools.cache
 def template_spec(name: str) -> FormSpec:

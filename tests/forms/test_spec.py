@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from doorstep.forms.spec import SpecError, read_spec
 from doorstep.forms.xml import XMLError
-
 from tests.conftest import compile_md
 
 FORM = """

@@ -6,6 +6,9 @@ import functools
 import re
 
 import pytest
+from openpyxl import load_workbook
+from pyxform.xls2xform import convert
+
 from doorstep.forms.spec import FormSpec, read_spec
 from doorstep.forms.templates import (
     TEMPLATES,
@@ -15,8 +18,6 @@ from doorstep.forms.templates import (
     source_path,
     write_xlsx,
 )
-from openpyxl import load_workbook
-from pyxform.xls2xform import convert
 
 ZH, EN = "中文 (zh)", "English (en)"
 # Every template lands in a building's ledger; these are about one flat.

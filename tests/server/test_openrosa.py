@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from types import SimpleNamespace
 
 import pytest
@@ -170,10 +169,14 @@ def test_misnamed_attachment_part_is_matched_by_its_file_name(server, deployment
 def test_chunked_request_body_is_accepted(server, deployment):
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; "
-        'name="xml_submission_file"; filename="s.xml"\r\n'
-        "Content-Type: text/xml\r\n\r\n"
-    ).encode() + _xml(photo="") + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            'name="xml_submission_file"; filename="s.xml"\r\n'
+            "Content-Type: text/xml\r\n\r\n"
+        ).encode()
+        + _xml(photo="")
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
     def chunks():
         for start in range(0, len(body), 50):
@@ -195,19 +198,23 @@ def test_real_device_submissions_from_the_corpus_are_accepted(corpus, deployment
     from doorstep.sync.registry import FormRegistry
 
     tutorial = corpus / "onadata-tutorial"
-    FormRegistry(deployment.data_dir).publish(convert(str(tutorial / "tutorial.xlsx")).xform)
+    FormRegistry(deployment.data_dir).publish(
+        convert(str(tutorial / "tutorial.xlsx")).xform
+    )
     running = start_in_thread(create_app(deployment))
     device = DeviceRegistry(deployment.data_dir).add("tablet-1")
     try:
         answers = [
-            _post(SimpleNamespace(url=device.url(running.url)), (tutorial / name).read_bytes()).status_code
+            _post(
+                SimpleNamespace(url=device.url(running.url)),
+                (tutorial / name).read_bytes(),
+            ).status_code
             for name in ("1.xml", "2.xml", "3.xml", "no_age.xml", "nan_net_worth.xml")
         ]
     finally:
         running.stop()
 
     assert answers == [201] * 5
-
 
 
 def test_without_a_token_only_the_health_check_answers(server):

@@ -129,8 +129,11 @@ def test_entity_expansion_is_refused_as_malformed(deployment):
 
 def test_unpublished_numeric_version_is_read_with_the_nearest_one(deployment):
     publish_md(deployment, "gate", GATE.replace("| 2       |", "| 100     |"))
-    publish_md(deployment, "gate", GATE.replace("| 2       |", "| 200     |")
-               .replace("Visitor  |", "Guest    |"))
+    publish_md(
+        deployment,
+        "gate",
+        GATE.replace("| 2       |", "| 200     |").replace("Visitor  |", "Guest    |"),
+    )
     registry = FormRegistry(deployment.data_dir)
 
     assert registry.closest("gate", "120").version == "100"

@@ -34,13 +34,18 @@ def test_default_settings_file_names_only_known_settings():
     [
         ('[server]\nmax_body_bytes = "abc"', "server.max_body_bytes should be a whole"),
         ("[server]\nmax_body_bytes = true", "server.max_body_bytes should be a whole"),
-        ("[ledgers]\nmask_personal = 1", "ledgers.mask_personal should be true or false"),
+        (
+            "[ledgers]\nmask_personal = 1",
+            "ledgers.mask_personal should be true or false",
+        ),
         ("[server]\nport = 1", "server.port is not a doorstep setting"),
         ("server = 3", "[server] should be a table"),
         ("[server\n", "cannot be read"),
     ],
 )
-def test_a_wrong_setting_is_named_when_the_deployment_opens(deployment, text, complaint):
+def test_a_wrong_setting_is_named_when_the_deployment_opens(
+    deployment, text, complaint
+):
     (deployment.root / "doorstep.toml").write_text(text, encoding="utf-8")
 
     with pytest.raises(DeploymentError, match=re.escape(complaint)):

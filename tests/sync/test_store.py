@@ -63,8 +63,9 @@ def test_attachments_from_a_later_part_are_added(tmp_path: Path):
     _put(store, b"<d/>", expected=["a.jpg", "b.jpg"], attachments={"a.jpg": b"A"})
     assert not store.get("uuid:1").complete
 
-    stored, _ = _put(store, b"<d/>", expected=["a.jpg", "b.jpg"],
-                     attachments={"b.jpg": b"B"})
+    stored, _ = _put(
+        store, b"<d/>", expected=["a.jpg", "b.jpg"], attachments={"b.jpg": b"B"}
+    )
 
     assert stored.complete
     assert set(stored.attachments) == {"a.jpg", "b.jpg"}

@@ -56,7 +56,11 @@ def test_export_writes_one_table_per_repeat_joined_by_keys(deployment, tmp_path)
     paths = export_table(deployment, "family", tmp_path / "out")
 
     main, members, phones = (_read(p) for p in paths)
-    assert [p.name for p in paths] == ["family.csv", "family-member.csv", "family-phone.csv"]
+    assert [p.name for p in paths] == [
+        "family.csv",
+        "family-member.csv",
+        "family-phone.csv",
+    ]
     assert main[0]["head-name"] == "张伟"
     assert main[0]["KEY"] == "uuid:1"
     assert main[0]["DeviceID"] == "collect:t1"
@@ -72,8 +76,9 @@ def test_export_keeps_only_the_latest_edit(deployment, tmp_path):
     publish_md(deployment, "family", FAMILY)
     ingest = Ingest(deployment)
     ingest.submit(_xml("uuid:1", _member("a")), {})
-    ingest.submit(_xml("uuid:2", _member("b"),
-                       extra="<deprecatedID>uuid:1</deprecatedID>"), {})
+    ingest.submit(
+        _xml("uuid:2", _member("b"), extra="<deprecatedID>uuid:1</deprecatedID>"), {}
+    )
 
     main = _read(export_table(deployment, "family", tmp_path)[0])
 
