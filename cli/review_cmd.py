@@ -73,11 +73,14 @@ def _print_item(item: ReviewItem) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory to write the CSV files into.",
 )
+@click.option(
+    "--unmasked", is_flag=True, help="Keep ID-card and phone numbers in full."
+)
 @click.pass_obj
-def export(ref, form_id: str, out: Path) -> None:
+def export(ref, form_id: str, out: Path, unmasked: bool) -> None:
     """Export a form's raw submissions as CSV (one file per repeat, KEY/PARENT_KEY)."""
     try:
-        written = export_table(ref.open(), form_id, out)
+        written = export_table(ref.open(), form_id, out, unmasked=unmasked)
     except ExportError as err:
         raise click.ClickException(str(err)) from err
     for path in written:

@@ -7,17 +7,13 @@ personal numbers typed in the field.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from doorstep.forms.compile import CompiledForm, FormProblem, compile_form
+from doorstep.forms.personal import is_personal
 from doorstep.forms.spec import Field, FormSpec
 
-_PERSONAL_NAME = re.compile(
-    r"id_?card|id_?number|phone|mobile|(?:^|_)tel(?:_|$|[0-9])", re.IGNORECASE
-)
-_PERSONAL_LABEL = ("身份证", "电话", "手机")
 # pyxform writes "-" for a translation the form leaves empty.
 _NO_LABEL = ("", "-")
 
@@ -149,11 +145,8 @@ def _personal(field: Field) -> bool:
     # Values the device fills in itself (preloads, calculations) need no check.
     if field.calculate or field.preload or field.readonly:
         return False
-    labels = " ".join(field.labels.values())
 
-    return bool(_PERSONAL_NAME.search(field.name)) or any(
-        word in labels for word in _PERSONAL_LABEL
-    )
+    return is_personal(field)
 
 
 def _creates(create: str | None, update: str | None) -> bool:

@@ -4,7 +4,8 @@ One file for the form and one per repeat, joined by ``KEY`` and
 ``PARENT_KEY``. Column names are field paths joined by ``-``
 (``a_group-grouped``); a repeat item's KEY is its parent's KEY followed by
 ``/<repeat>[n]``. Values are the text the device sent: an export is a copy
-of what was received, not of what doorstep made of it. Only the latest
+of what was received, not of what doorstep made of it, except that ID-card
+and phone numbers are masked unless the admin asks for them. Only the latest
 submission of an edit chain is exported.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from doorstep.forms.instance import parse_instance
+from doorstep.forms.personal import is_personal, mask
 from doorstep.forms.spec import FormSpec
 from doorstep.forms.xml import local_name
 from doorstep.sync.deployment import Deployment
@@ -27,7 +29,9 @@ class ExportError(Exception):
     """A table export that cannot be made."""
 
 
-def export_table(deployment: Deployment, form_id: str, out_dir: Path) -> list[Path]:
+def export_table(
+    deployment: Deployment, form_id: str, out_dir: Path, *, unmasked: bool = False
+) -> list[Path]:
     """Write ``<form_id>.csv`` and one CSV per repeat into ``out_dir``."""
     form = FormRegistry(deployment.data_dir).get(form_id)
     if form is None:
@@ -36,7 +40,7 @@ def export_table(deployment: Deployment, form_id: str, out_dir: Path) -> list[Pa
         )
 
     spec = form.spec
-    tables = _Tables(spec)
+    tables = _Tables(spec, masked=not unmasked)
     store = Store(deployment.data_dir)
     for submission in store.iter(form_id=form_id):
         if submission.replaced_by is None:
@@ -49,8 +53,11 @@ def export_table(deployment: Deployment, form_id: str, out_dir: Path) -> list[Pa
 class _Tables:
     """Rows for the main table and each repeat table, built one submission at a time."""
 
-    def __init__(self, spec: FormSpec) -> None:
+    def __init__(self, spec: FormSpec, *, masked: bool) -> None:
         self.spec = spec
+        self.masked = (
+            {f.path for f in spec.fields if is_personal(f)} if masked else set()
+        )
         self.rows: dict[str | None, list[dict[str, str]]] = {None: []}
         self.rows.update({repeat: [] for repeat in spec.repeats})
 
@@ -77,7 +84,10 @@ class _Tables:
             elif len(child):
                 self._fill(child, path + "/", repeat, row, key)
             else:
-                row[self._column(path, repeat)] = child.text or ""
+                text = child.text or ""
+                if path in self.masked and text.strip():
+                    text = mask(text)
+                row[self._column(path, repeat)] = text
 
     def _column(self, path: str, repeat: str | None) -> str:
         inner = path[len(repeat) + 1 :] if repeat else path
@@ -121,6 +131,4 @@ def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(
-        timespec="milliseconds"
-    )
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="milliseconds")

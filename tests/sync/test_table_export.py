@@ -88,3 +88,30 @@ def test_export_keeps_only_the_latest_edit(deployment, tmp_path):
 def test_export_of_an_unknown_form_says_where_to_look(deployment, tmp_path):
     with pytest.raises(ExportError, match="forms list"):
         export_table(deployment, "nope", tmp_path)
+
+
+def test_export_masks_phone_numbers_unless_asked(deployment, tmp_path):
+    publish_md(deployment, "contact", CONTACT)
+    xml = (
+        '<data id="contact" version="1"><name>李娜</name><phone>13812345678</phone>'
+        "<meta><instanceID>uuid:c</instanceID></meta></data>"
+    ).encode()
+    Ingest(deployment).submit(xml, {})
+
+    masked = _read(export_table(deployment, "contact", tmp_path / "m")[0])
+    full = _read(export_table(deployment, "contact", tmp_path / "f", unmasked=True)[0])
+
+    assert masked[0]["phone"] == "138****5678"
+    assert full[0]["phone"] == "13812345678"
+    assert masked[0]["name"] == "李娜"
+
+
+CONTACT = """
+| survey |       |       |       |
+|        | type  | name  | label |
+|        | text  | name  | Name  |
+|        | text  | phone | Phone |
+| settings |         |         |
+|          | form_id | version |
+|          | contact | 1       |
+"""
