@@ -33,6 +33,7 @@ _STATUS = {
     Outcome.EDIT_OUT_OF_DATE: 409,
     Outcome.EDIT_UNKNOWN: 404,
     Outcome.UNKNOWN_FORM: 404,
+    Outcome.NOT_ALLOWED: 403,
     Outcome.FORM_CLOSED: 409,
     Outcome.MALFORMED: 400,
 }

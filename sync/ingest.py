@@ -7,6 +7,7 @@ volunteer; the HTTP face maps kinds to status codes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from doorstep.forms.spec import FormSpec
 from doorstep.forms.xml import local_name
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.registry import FormRegistry, PublishedForm
-from doorstep.sync.store import Store, StoreConflict, StoredSubmission
+from doorstep.sync.store import StaleEdit, Store, StoreConflict, StoredSubmission
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Outcome(Enum):
     EDIT_OUT_OF_DATE = "edit_out_of_date"
     EDIT_UNKNOWN = "edit_unknown"
     UNKNOWN_FORM = "unknown_form"
+    NOT_ALLOWED = "not_allowed"
     FORM_CLOSED = "form_closed"
     MALFORMED = "malformed"
 
@@ -82,7 +84,7 @@ class Ingest:
 
         known = self._forms.lookup(instance.form_id)
         form = known.latest
-        if form is None or (allowed is not None and not allowed(instance.form_id)):
+        if form is None:
             return IngestResult(
                 Outcome.UNKNOWN_FORM,
                 f"The server has no form {instance.form_id!r}. Ask the office "
@@ -90,7 +92,15 @@ class Ingest:
                 instance.instance_id,
                 instance.form_id,
             )
-        if known.state == "closed":
+        if allowed is not None and not allowed(instance.form_id):
+            return IngestResult(
+                Outcome.NOT_ALLOWED,
+                f"This tablet may not send the form {instance.form_id!r}. "
+                "Ask the office to allow it for this tablet.",
+                instance.instance_id,
+                instance.form_id,
+            )
+        if known.state == "closed" and not self._already_stored(instance):
             return IngestResult(
                 Outcome.FORM_CLOSED,
                 f"The form {form.spec.title or instance.form_id!r} is closed and "
@@ -102,6 +112,13 @@ class Ingest:
         spec, flags = self._spec_for(instance)
         device = (device_id, device_name)
         return self._store(instance, spec, files, device, flags)
+
+    def _already_stored(self, instance: Instance) -> bool:
+        # A resend of what the server holds is acknowledged even once the
+        # form has closed: the data is here, and Collect must stop retrying.
+        stored = self.store.get(instance.instance_id)
+
+        return stored is not None and stored.sha256 == _sha256(instance.xml)
 
     def _spec_for(self, instance: Instance) -> tuple[FormSpec, list[str]]:
         exact = self._forms.exact(instance.form_id, instance.version)
@@ -138,6 +155,8 @@ class Ingest:
                 deprecated_id=instance.deprecated_id,
                 flags=flags + (["no instanceID"] if instance.id_derived else []),
             )
+        except StaleEdit:
+            return self._stale(instance)
         except StoreConflict:
             return IngestResult(
                 Outcome.CONFLICT,
@@ -173,16 +192,20 @@ class Ingest:
                 instance.instance_id,
                 instance.form_id,
             )
-        if original.replaced_by:
-            return IngestResult(
-                Outcome.EDIT_OUT_OF_DATE,
-                "The copy you edited is out of date: someone else edited this "
-                "submission first. Download it again before editing.",
-                instance.instance_id,
-                instance.form_id,
-            )
+        if original.replaced_by or original.form_id != instance.form_id:
+            return self._stale(instance)
 
         return None
+
+    def _stale(self, instance: Instance) -> IngestResult:
+        return IngestResult(
+            Outcome.EDIT_OUT_OF_DATE,
+            "The copy you edited is out of date: someone else edited this "
+            "submission first, or it belongs to another form. Download it "
+            "again before editing.",
+            instance.instance_id,
+            instance.form_id,
+        )
 
 
 @dataclass
@@ -326,3 +349,7 @@ def _accepted_message(stored: StoredSubmission, created: bool) -> str:
         return f"{head} Still waiting for {len(missing)} file(s): {', '.join(missing)}."
 
     return head
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -106,8 +106,16 @@ class BulkItem(NamedTuple):
     deprecated_id: str | None = None
 
 
-class StoreConflict(Exception):
+class StoreRefused(Exception):
+    """A write the index refused; nothing of it was recorded."""
+
+
+class StoreConflict(StoreRefused):
     """Raised when an instanceID is already held by different content."""
+
+
+class StaleEdit(StoreRefused):
+    """An edit of a submission another edit already replaced, or of another form."""
 
 
 class Store:
@@ -339,12 +347,14 @@ class Store:
 
 def _index(db: sqlite3.Connection, row: tuple, files: list[tuple]) -> int | None:
     """Record one submission inside an open transaction: its seq if it is new."""
-    instance_id, sha, deprecated_id = row[0], row[3], row[7]
+    instance_id, form_id, sha, deprecated_id = row[0], row[1], row[3], row[7]
     current = db.execute(
         "SELECT sha256 FROM submissions WHERE instance_id = ?", (instance_id,)
     ).fetchone()
     if current is not None and current[0] != sha:
         raise StoreConflict(instance_id)
+    if current is None and deprecated_id:
+        _check_edit(db, form_id, deprecated_id)
 
     seq = None
     if current is None:
@@ -362,6 +372,17 @@ def _index(db: sqlite3.Connection, row: tuple, files: list[tuple]) -> int | None
     db.executemany("INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)", files)
 
     return seq
+
+
+def _check_edit(db: sqlite3.Connection, form_id: str, deprecated_id: str) -> None:
+    # Checked inside the transaction that marks the original replaced, so two
+    # edits of one original racing each other cannot both win.
+    original = db.execute(
+        "SELECT form_id, replaced_by FROM submissions WHERE instance_id = ?",
+        (deprecated_id,),
+    ).fetchone()
+    if original is not None and (original[0] != form_id or original[1]):
+        raise StaleEdit(deprecated_id)
 
 
 @dataclass
@@ -431,7 +452,7 @@ class _GroupCommit:
                 db.execute("SAVEPOINT one")
                 try:
                     pending.result = pending.write(db)
-                except StoreConflict as err:
+                except StoreRefused as err:
                     db.execute("ROLLBACK TO one")
                     pending.error = err
                 db.execute("RELEASE one")

@@ -248,4 +248,4 @@ def test_device_sees_and_submits_its_own_forms_only(server, deployment):
     response = _post(scoped, _xml())
 
     assert "<xform>" not in listing
-    assert response.status_code == 404
+    assert response.status_code == 403

@@ -139,3 +139,62 @@ def test_unpublished_numeric_version_is_read_with_the_nearest_one(deployment):
     assert registry.closest("gate", "120").version == "100"
     assert registry.closest("gate", "190").version == "200"
     assert registry.closest("gate", "200").version == "200"
+
+
+def test_edit_naming_a_submission_of_another_form_is_refused(deployment):
+    publish_md(deployment, "gate", GATE)
+    publish_md(deployment, "other", GATE.replace("| gate      |", "| other     |"))
+    ingest = Ingest(deployment)
+    ingest.submit(_xml("uuid:1"), {})
+    other = _xml("uuid:2", extra="<deprecatedID>uuid:1</deprecatedID>")
+
+    result = ingest.submit(other.replace(b'id="gate"', b'id="other"'), {})
+
+    assert result.outcome is Outcome.EDIT_OUT_OF_DATE
+    assert ingest.store.get("uuid:1").replaced_by is None
+
+
+def test_racing_edits_of_one_original_leave_exactly_one_winner(deployment):
+    import threading
+
+    publish_md(deployment, "gate", GATE)
+    ingest = Ingest(deployment)
+    ingest.submit(_xml("uuid:orig"), {})
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def edit(n: int) -> None:
+        xml = _xml(f"uuid:e{n}", extra="<deprecatedID>uuid:orig</deprecatedID>")
+        barrier.wait()
+        outcomes.append(ingest.submit(xml, {}).outcome)
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count(Outcome.CREATED) == 1
+    assert outcomes.count(Outcome.EDIT_OUT_OF_DATE) == 7
+    winner = ingest.store.get("uuid:orig").replaced_by
+    assert ingest.store.get(winner) is not None
+    assert ingest.store.count() == 2
+
+
+def test_resend_after_the_form_closed_is_still_acknowledged(deployment):
+    publish_md(deployment, "gate", GATE)
+    ingest = Ingest(deployment)
+    ingest.submit(_xml("uuid:1"), {})
+    FormRegistry(deployment.data_dir).set_state("gate", "closed")
+
+    assert ingest.submit(_xml("uuid:1"), {}).outcome is Outcome.DUPLICATE
+    assert ingest.submit(_xml("uuid:2"), {}).outcome is Outcome.FORM_CLOSED
+
+
+def test_device_not_allowed_a_form_is_told_so(deployment):
+    publish_md(deployment, "gate", GATE)
+
+    result = Ingest(deployment).submit(_xml("uuid:1"), {}, allowed=lambda f: False)
+
+    assert result.outcome is Outcome.NOT_ALLOWED
+    assert "may not send" in result.message
