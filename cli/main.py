@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -44,7 +46,32 @@ class DeploymentRef:
             raise click.ClickException(str(err)) from err
 
 
-@click.group()
+class DoorstepGroup(click.Group):
+    """The top command: turns what the file system refuses into one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            raise click.ClickException(
+                f"{where}{err.strerror or err}; check that the deployment's "
+                "folders are folders and writable"
+            ) from err
+
+
+def _http_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{value!r} is not a server URL; give one like "
+            "http://192.168.1.10:8000/key/<token>, as `doorstep device add` prints"
+        )
+
+    return value
+
+
+@click.group(cls=DoorstepGroup)
 @click.option(
     "--dir",
     "root",
@@ -64,6 +91,8 @@ def main(ctx: click.Context, root: Path, verbose: bool) -> None:
     Wi-Fi; `doorstep merge` turns submissions into per-building ledgers.
     """
     ctx.obj = DeploymentRef(root)
+    # Residents' personal data: whatever doorstep writes is its owner's only.
+    os.umask(0o077)
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -102,6 +131,7 @@ def serve(ref: DeploymentRef, host: str, port: int) -> None:
     "server_url",
     required=True,
     help="A device's server URL, as `doorstep device add` prints it.",
+    callback=_http_url,
 )
 @click.option("--devices", default=5, show_default=True, type=click.IntRange(1, 500))
 @click.option(

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from doorstep.sync.ingest import Outcome
 from doorstep.sync.ledgers import entity_list_csv
+from doorstep.sync.registry import form_id_from_key
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def form_list() -> Response:
 
 def _form_entry(form) -> str:
     spec = form.spec
-    args = {"form_id": spec.form_id, "version": form.folder.name}
+    args = {"form_id": form.key, "version": form.folder.name}
     download = url_for(".form_xml", _external=True, **args)
     manifest = ""
     if form.media() or _entity_lists(form):
@@ -317,8 +318,10 @@ def _log_submission(
     )
 
 
-def _published(form_id: str, version: str):
-    if not g.device.may_use(form_id):
+def _published(key: str, version: str):
+    # URLs carry the form's folder name, never the raw id (see the registry).
+    form_id = form_id_from_key(key)
+    if form_id is None or not g.device.may_use(form_id):
         return None
     for form in g.ingest.registry.versions(form_id):
         if form.folder.name == version:

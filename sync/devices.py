@@ -71,10 +71,13 @@ class DeviceRegistry:
             name, secrets.token_urlsafe(32), tuple(forms or ()), time.time()
         )
         with self._db() as db:
-            if db.search(Query().name == name):
+            existing = db.get(Query().name == name)
+            if existing is not None and existing.get("revoked") is None:
                 raise DeviceError(
                     f"a device named {name!r} exists; revoke it or choose another name"
                 )
+            # A revoked tablet's name can be given again; its old key stays dead.
+            db.remove(Query().name == name)
             db.insert(_document(device))
 
         return device

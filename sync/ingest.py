@@ -19,7 +19,7 @@ from doorstep.forms.instance import Instance, InstanceError, parse_instance
 from doorstep.forms.spec import FormSpec
 from doorstep.forms.xml import local_name
 from doorstep.sync.deployment import Deployment
-from doorstep.sync.registry import FormRegistry, PublishedForm
+from doorstep.sync.registry import FormRegistry, PublishedForm, folder_name
 from doorstep.sync.store import StaleEdit, Store, StoreConflict, StoredSubmission
 
 log = logging.getLogger(__name__)
@@ -252,9 +252,7 @@ class _FormCache:
         return versions[version]
 
     def _stamp(self, form_id: str) -> tuple[int, int, int] | None:
-        folder = self.registry.root / form_id
-        if folder.parent != self.registry.root:
-            return None
+        folder = self.registry.root / folder_name(form_id)
         try:
             info = os.stat(folder)
         except (OSError, ValueError):

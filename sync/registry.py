@@ -2,9 +2,13 @@
 
 Layout under ``data/forms/``::
 
-    <form_id>/state              open | closing | closed
-    <form_id>/<version>/form.xml the compiled XForm, as served to devices
-    <form_id>/<version>/media/   CSV lists and media that come with it
+    <form>/state                 open | closing | closed
+    <form>/<version>/form.xml    the compiled XForm, as served to devices
+    <form>/<version>/media/      CSV lists and media that come with it
+
+``<form>`` and ``<version>`` are the id and version themselves where they
+are plain names, else "_" and their UTF-8 in hex; the same names are used in
+the server's URLs, so nothing a form says chooses a path.
 
 A version is never overwritten: submissions made with an older version are
 still read with that version's form. The registry is small (forms, not
@@ -25,7 +29,10 @@ from doorstep.forms.spec import FormSpec, read_spec
 from doorstep.sync.files import write_atomic
 
 STATES = ("open", "closing", "closed")
-_SAFE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,127}$")
+# Ids and versions that are safe as folder names are used as they are; any
+# other (Chinese file names without a settings sheet, spaces) is stored as
+# "_" + hex, which a plain name can never start with.
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SAFE_MEDIA = re.compile(r"^[^/\\\x00]{1,200}$")
 
 
@@ -48,6 +55,11 @@ class PublishedForm:
     @property
     def version(self) -> str:
         return self.spec.version
+
+    @property
+    def key(self) -> str:
+        """The form's folder name: safe in paths and URLs."""
+        return self.folder.parent.name
 
     def media(self) -> dict[str, Path]:
         folder = self.folder / "media"
@@ -91,13 +103,13 @@ class FormRegistry:
         write_atomic(
             folder / "published.json", json.dumps({"at": time.time()}).encode()
         )
-        write_atomic(existing, xml, mode=0o644)
+        write_atomic(existing, xml)
 
         return self._load(folder), True
 
     def get(self, form_id: str, version: str | None = None) -> PublishedForm | None:
         """A published version, or the latest when ``version`` is None."""
-        if not _SAFE_ID.match(form_id):
+        if not _usable(form_id):
             return None
         if version is not None:
             folder = self._folder(form_id, version)
@@ -128,8 +140,8 @@ class FormRegistry:
 
     def versions(self, form_id: str) -> list[PublishedForm]:
         """Every published version of a form, oldest first."""
-        folder = self.root / form_id
-        if not _SAFE_ID.match(form_id) or not folder.is_dir():
+        folder = self.root / folder_name(form_id)
+        if not _usable(form_id) or not folder.is_dir():
             return []
         found = [
             self._load(child)
@@ -143,12 +155,13 @@ class FormRegistry:
         """The latest version of every published form, by form id."""
         if not self.root.is_dir():
             return []
-        ids = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        names = (_from_folder(p.name) for p in self.root.iterdir() if p.is_dir())
+        ids = sorted(name for name in names if name is not None)
 
         return [form for form in map(self.get, ids) if form is not None]
 
     def state(self, form_id: str) -> str:
-        path = self.root / form_id / "state"
+        path = self.root / folder_name(form_id) / "state"
         return path.read_text().strip() if path.exists() else "open"
 
     def set_state(self, form_id: str, state: str) -> None:
@@ -157,13 +170,12 @@ class FormRegistry:
         if not self.versions(form_id):
             raise RegistryError(f"no form {form_id!r} is published")
 
-        write_atomic(self.root / form_id / "state", state.encode(), mode=0o644)
+        write_atomic(self.root / folder_name(form_id) / "state", state.encode())
 
     def _folder(self, form_id: str, version: str) -> Path:
         # An empty version is legal in XForms; "_" cannot be a version pyxform
         # writes from a settings sheet, so it cannot collide.
-        name = version if version and _SAFE_ID.match(version) else "_" + _hex(version)
-        return self.root / form_id / name
+        return self.root / folder_name(form_id) / folder_name(version)
 
     def _load(self, folder: Path) -> PublishedForm:
         return _load_version(folder)
@@ -172,7 +184,7 @@ class FormRegistry:
         for name, content in media.items():
             if not _SAFE_MEDIA.match(name) or name in (".", ".."):
                 raise RegistryError(f"media file name {name!r} is not allowed")
-            write_atomic(folder / "media" / name, content, mode=0o644)
+            write_atomic(folder / "media" / name, content)
 
 
 @functools.lru_cache(maxsize=256)
@@ -187,12 +199,33 @@ def _load_version(folder: Path) -> PublishedForm:
 
 
 def _check_id(form_id: str) -> None:
-    if not _SAFE_ID.match(form_id):
+    if not _usable(form_id):
         raise RegistryError(
-            f"form id {form_id!r} cannot be published: use letters, digits, "
-            "'_', '-' and '.', starting with a letter (settings sheet, form_id)"
+            f"form id {form_id!r} cannot be published: give the form a form_id "
+            "of at most 128 characters on its settings sheet"
         )
 
 
-def _hex(text: str) -> str:
-    return text.encode("utf-8").hex()
+def form_id_from_key(key: str) -> str | None:
+    """The form id behind a folder name, as the server's URLs carry it."""
+    form_id = _from_folder(key)
+
+    return form_id if form_id is not None and folder_name(form_id) == key else None
+
+
+def folder_name(text: str) -> str:
+    """A form id or version as a folder name (see the module docstring)."""
+    return text if _PLAIN.match(text) else "_" + text.encode("utf-8").hex()
+
+
+def _from_folder(name: str) -> str | None:
+    if not name.startswith("_"):
+        return name
+    try:
+        return bytes.fromhex(name[1:]).decode("utf-8")
+    except ValueError:
+        return None
+
+
+def _usable(form_id: str) -> bool:
+    return 0 < len(form_id) <= 128 and form_id.isprintable()

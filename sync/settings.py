@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Setting:
     default: Any
     kind: type | tuple[type, ...]
     help: str
+    low: int | None = None
+    high: int | None = None
 
     @property
     def name(self) -> str:
@@ -54,6 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
         10_000_000,
         int,
         "largest request accepted; larger uploads get 413 with a message Collect shows",
+        low=100_000,
+        high=2_000_000_000,
     ),
     Setting(
         "ledgers",
@@ -115,5 +120,55 @@ def _check_one(section: str, key: str, value: Any) -> list[str]:
             dict: 'a table like { a = "b" }',
         }[setting.kind]
         return [f"{setting.name} should be {kind}, not {value!r}"]
+    if setting.low is not None and not setting.low <= value <= setting.high:
+        return [
+            f"{setting.name} should be between {setting.low} and {setting.high}, "
+            f"not {value!r}"
+        ]
+    special = _SPECIAL.get(setting.key)
+
+    return special(setting.name, value) if special is not None else []
+
+
+def _url(name: str, value: str) -> list[str]:
+    if value.startswith(("http://", "https://")):
+        return []
+
+    return [f"{name} should start with http:// or https://, not {value!r}"]
+
+
+def _timezone(name: str, value: str) -> list[str]:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [f"{name} should be a time zone name like Asia/Shanghai, not {value!r}"]
 
     return []
+
+
+def _field_per_form(name: str, value: dict) -> list[str]:
+    if all(isinstance(v, str) for v in value.values()):
+        return []
+
+    return [f'{name} should map form ids to field names, like {{ gate_log = "gate" }}']
+
+
+def _fields_per_list(name: str, value: dict) -> list[str]:
+    if all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v)
+        for v in value.values()
+    ):
+        return []
+
+    return [
+        f"{name} should map entity lists to lists of properties, "
+        'like { residents = ["name", "id_number"] }'
+    ]
+
+
+_SPECIAL = {
+    "url": _url,
+    "timezone": _timezone,
+    "building_field": _field_per_form,
+    "duplicate_keys": _fields_per_list,
+}

@@ -214,3 +214,34 @@ def test_every_command_has_help_and_is_in_the_readme():
         for word in name.split():
             command = command.commands[word]
         assert command.help, f"`doorstep {name}` has no help text"
+
+
+def test_revoked_device_name_can_be_given_again_with_a_new_key(office):
+    first = json.loads(run(office, "device", "add", "tablet-1", "--json").output)
+    run(office, "device", "revoke", "tablet-1")
+
+    again = run(office, "device", "add", "tablet-1", "--json")
+
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["token"] != first["token"]
+    assert DeviceRegistry(office / "data").by_token(first["token"]) is None
+
+
+def test_data_folder_that_is_a_file_is_one_clear_line(office):
+    import shutil
+
+    shutil.rmtree(office / "data")
+    (office / "data").write_text("not a folder")
+
+    result = run(office, "status")
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "folders are folders" in result.output
+
+
+def test_simulate_refuses_a_server_that_is_not_a_url():
+    result = CliRunner().invoke(main, ["simulate", "--server", "notaurl"])
+
+    assert result.exit_code == 2
+    assert "is not a server URL" in result.output

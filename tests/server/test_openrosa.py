@@ -249,3 +249,30 @@ def test_device_sees_and_submits_its_own_forms_only(server, deployment):
 
     assert "<xform>" not in listing
     assert response.status_code == 403
+
+
+def test_form_whose_id_is_not_a_plain_name_is_served_and_accepted(deployment):
+    from pyxform.xls2xform import convert
+
+    from doorstep.sync.registry import FormRegistry
+    from tests.conftest import write_md_form
+
+    path = write_md_form(deployment.root, "住户 登记", GATE.split("| settings |")[0])
+    FormRegistry(deployment.data_dir).publish(convert(str(path)).xform)
+    running = start_in_thread(create_app(deployment))
+    url = DeviceRegistry(deployment.data_dir).add("t").url(running.url)
+    try:
+        listing = requests.get(f"{url}/formList").text
+        download = re.search(r"<downloadUrl>(.*?)</downloadUrl>", listing).group(1)
+        form = requests.get(download)
+        xml = _xml().replace(b'id="gate" version="2"', 'id="住户 登记"'.encode())
+        posted = _post(SimpleNamespace(url=url), xml)
+    finally:
+        running.stop()
+
+    assert "<formID>住户 登记</formID>" in listing
+    assert form.status_code == 200
+    assert posted.status_code == 201
+    assert not any(
+        p.name.startswith("住户") for p in (deployment.data_dir / "forms").iterdir()
+    )

@@ -40,6 +40,13 @@ def test_default_settings_file_names_only_known_settings():
         ),
         ("[server]\nport = 1", "server.port is not a doorstep setting"),
         ("server = 3", "[server] should be a table"),
+        ("[server]\nmax_body_bytes = -5", "should be between 100000"),
+        ("[server]\nurl = 5", "server.url should be text"),
+        ('[server]\nurl = "nope"', "should start with http://"),
+        ('[deployment]\ntimezone = "Mars/Base"', "a time zone name"),
+        ('[ledgers]\nbuilding_field = "gate"', "should be a table"),
+        ("[ledgers]\nbuilding_field = { gate = 1 }", "map form ids to field names"),
+        ('[ledgers]\nduplicate_keys = { residents = "name" }', "lists of properties"),
         ("[server\n", "cannot be read"),
     ],
 )
