@@ -45,7 +45,43 @@ def publish_form(
         raise PublishError(f"{path.name}: {err}") from err
 
     warnings = [p for p in compiled.problems if p.level != "error"]
+    warnings += _media_warnings(deployment, path, form)
+
     return Published(form, new, warnings)
+
+
+def _media_warnings(deployment: Deployment, path: Path, form) -> list[FormProblem]:
+    """Files the form uses but was not given, and files given but unused."""
+    registry = FormRegistry(deployment.data_dir)
+    lists = {
+        f"{entity.dataset}.csv"
+        for published in registry.forms()
+        for entity in published.spec.entities
+    }
+    held, used = set(form.media()), set(form.spec.media)
+    missing = sorted(used - held - lists)
+    unused = sorted(held - used - {"itemsets.csv"})
+
+    return [
+        _warning(
+            path,
+            f"the form uses {name}, which was not published with it",
+            f"publish it again with --media {name}, or publish the form "
+            "that creates that entity list",
+        )
+        for name in missing
+    ] + [
+        _warning(
+            path,
+            f"the media file {name} is not used by the form",
+            "check the file name against the form",
+        )
+        for name in unused
+    ]
+
+
+def _warning(path: Path, message: str, fix: str) -> FormProblem:
+    return FormProblem(path.name, None, None, None, "warning", message, fix)
 
 
 def _read(path: Path) -> bytes:
