@@ -322,9 +322,17 @@ _RULES = (
     ),
     _rule(
         r"You must have a sheet named 'survey'",
-        "the workbook has no sheet named survey",
-        "name the sheet that lists the questions survey",
+        "the workbook has no sheet named survey, or that sheet is empty",
+        "name the sheet that lists the questions survey, with a header row "
+        "(type, name, label) and one row per question",
         sheet=None,
+    ),
+    _rule(
+        r"Question with no type\.\s*(?P<v>.*)",
+        "a question has a name or label but no type",
+        "write its type (text, integer, select_one <list>, ...) in the type "
+        "column; a formula there counts as no type",
+        column="type",
     ),
     _rule(
         r"When looking for a sheet named '(?P<want>\w+)', the following sheets "

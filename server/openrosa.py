@@ -285,9 +285,9 @@ def _xml_part() -> bytes:
     else:
         raise _Refused(
             "no_xml_part",
-            "The upload had no xml_submission_file part in its multipart "
-            "form, so there was nothing to store. Send the form again from "
-            "the device.",
+            "The upload had no complete xml_submission_file part, so there "
+            "was nothing to store; it may have been cut off on the way. Send "
+            "the form again from the device.",
             400,
         )
     if not xml.strip():
