@@ -9,80 +9,17 @@ and cheap enough not to steal the server's CPU on a small machine.
 from __future__ import annotations
 
 import http.client
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
+
+from doorstep.server.process import ServeProcess, spawn_serve
 
 BOUNDARY = "doorstep-bench-boundary"
 
 
-@dataclass
-class ServerProcess:
-    """A `doorstep serve` process on loopback."""
-
-    process: subprocess.Popen
-    port: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the server has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
-
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(root: Path, log: Path) -> ServerProcess:
+def start_server(root: Path, log: Path) -> ServeProcess:
     """Start `doorstep serve` on a free loopback port and wait until it answers."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "doorstep",
-        "--dir",
-        str(root),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("ab") as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"doorstep serve exited: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return ServerProcess(process, port)
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("doorstep serve did not start within 30 s")
+    return spawn_serve(root, log=log)
 
 
 def multipart(xml: bytes, files: dict[str, bytes] | None = None) -> bytes:

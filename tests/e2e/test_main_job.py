@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from openpyxl import load_workbook
 
 from doorstep.forms.instance import parse_instance
 from doorstep.forms.record import read_record
+from doorstep.server.process import spawn_serve
 from doorstep.sync.deployment import open_deployment
 from doorstep.sync.registry import FormRegistry
 from doorstep.sync.store import Store
@@ -33,12 +31,6 @@ def doorstep(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path: Path):
     """A deployment with the shipped forms, served by `doorstep serve`."""
@@ -51,40 +43,9 @@ def served(tmp_path: Path):
         "add",
         *map(str, (office / "forms").glob("*.xlsx")),
     )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "doorstep",
-            "--dir",
-            str(office),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _wait_until_up(base, server)
-    yield office, base
-    server.terminate()
-    server.wait(10)
-
-
-def _wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stdout.read().decode()
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("doorstep serve did not come up within 30 s")
+    server = spawn_serve(office, log=tmp_path / "serve.log")
+    yield office, server.url
+    server.stop()
 
 
 def _device_url(office: Path, base: str, name: str) -> str:

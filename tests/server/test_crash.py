@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,6 +20,7 @@ import pytest
 import requests
 
 from doorstep.server.app import create_app
+from doorstep.server.process import free_port, spawn_serve
 from doorstep.server.serve import start_in_thread
 from doorstep.sync.devices import DeviceRegistry
 from doorstep.sync.store import Store
@@ -67,40 +64,6 @@ def _post(url: str, xml: bytes, photo: bytes) -> int:
     return requests.post(f"{url}/submission", files=files, timeout=10).status_code
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server(root: Path, port: int, log: Path) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "doorstep",
-        "--dir",
-        str(root),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("ab") as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"doorstep serve exited early: {log.read_text()[-2000:]}")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("doorstep serve did not answer within 20 s")
-
-
 @pytest.fixture
 def gate(deployment):
     publish_md(deployment, "gate", GATE)
@@ -140,17 +103,16 @@ def test_kill_mid_burst_loses_nothing_acknowledged_and_resends_are_taken(
     gate, tmp_path
 ):
     root, log = gate.deployment.root, tmp_path / "serve.log"
-    port = _free_port()
+    port = free_port()
     url = gate.device.url(f"http://127.0.0.1:{port}")
-    server = _start_server(root, port, log)
+    server = spawn_serve(root, port=port, log=log)
     acked, sent, stop = {}, {}, threading.Event()
 
     threads = _burst(url, acked, sent, stop)
     deadline = time.monotonic() + 20
     while len(acked) < ACKS_BEFORE_KILL and time.monotonic() < deadline:
         time.sleep(0.005)
-    server.send_signal(signal.SIGKILL)
-    server.wait(10)
+    server.kill()
     stop.set()
     for thread in threads:
         thread.join(15)
@@ -160,12 +122,11 @@ def test_kill_mid_burst_loses_nothing_acknowledged_and_resends_are_taken(
     _assert_acknowledged_are_whole(Store(data), acked)
     _assert_no_half_written_file(data)
 
-    server = _start_server(root, port, log)
+    server = spawn_serve(root, port=port, log=log)
     try:
         resent = {i: _post(url, xml, photo) for i, (xml, photo) in sent.items()}
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
     assert set(resent.values()) == {201}
     store = Store(data)

@@ -6,9 +6,9 @@ import re
 
 import requests
 
+from doorstep.server.process import spawn_serve
 from doorstep.sync.devices import DeviceRegistry
 from tests.conftest import publish_md
-from tests.server.test_crash import _free_port, _start_server
 
 REGISTRATION = """
 | survey |          |            |          |
@@ -51,9 +51,9 @@ def _send(url: str, xml: bytes | None) -> int:
 def test_serve_logs_one_line_per_submission_and_no_personal_value(deployment, tmp_path):
     publish_md(deployment, "registration", REGISTRATION)
     device = DeviceRegistry(deployment.data_dir).add("tablet-7")
-    port, log = _free_port(), tmp_path / "serve.log"
-    server = _start_server(deployment.root, port, log)
-    url = device.url(f"http://127.0.0.1:{port}")
+    log = tmp_path / "serve.log"
+    server = spawn_serve(deployment.root, log=log)
+    url = device.url(server.url)
     try:
         statuses = [
             _send(url, _xml("uuid:log-1")),
@@ -63,8 +63,7 @@ def test_serve_logs_one_line_per_submission_and_no_personal_value(deployment, tm
             _send(url, None),
         ]
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
     text = log.read_text(encoding="utf-8")
     lines = [m.groups() for m in map(LINE.search, text.splitlines()) if m]
