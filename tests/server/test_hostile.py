@@ -10,52 +10,11 @@ import logging
 import re
 import socket
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import requests
 
-from doorstep.server.app import create_app
-from doorstep.server.serve import start_in_thread
-from doorstep.sync.devices import DeviceRegistry
-from doorstep.sync.store import Store
-from tests.conftest import publish_md
-
-GATE = """
-| survey |          |          |          |
-|        | type     | name     | label    |
-|        | text     | visitor  | Visitor  |
-|        | text     | building | Building |
-|        | image    | photo    | Photo    |
-| settings |           |         |            |
-|          | form_id   | version | form_title |
-|          | gate      | 2       | Gate log   |
-"""
-
-
-@pytest.fixture
-def server(deployment):
-    deployment.settings["server"]["max_body_bytes"] = 200_000
-    publish_md(deployment, "gate", GATE)
-    running = start_in_thread(create_app(deployment))
-    device = DeviceRegistry(deployment.data_dir).add("tablet-1")
-    yield SimpleNamespace(
-        url=device.url(running.url),
-        base=running.url,
-        port=running.port,
-        token=device.token,
-        store=Store(deployment.data_dir),
-        root=deployment.root,
-    )
-    running.stop()
-
-
-def _xml(instance_id: str = "uuid:1", photo: str = "p.jpg") -> bytes:
-    return (
-        '<data id="gate" version="2"><visitor>王</visitor>'
-        f"<building>3</building><photo>{photo}</photo>"
-        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
-    ).encode()
+from tests.server.conftest import gate_xml
 
 
 def _post(server, xml: bytes | None, files=None, kind: str = "text/xml", **kwargs):
@@ -77,7 +36,7 @@ def _message(response) -> str:
 
 
 def _still_serving(server, instance_id: str = "uuid:good") -> None:
-    response = _post(server, _xml(instance_id, photo=""))
+    response = _post(server, gate_xml(instance_id, photo=""))
 
     assert response.status_code == 201, response.text
     assert server.store.get(instance_id) is not None
@@ -113,9 +72,9 @@ def test_wrong_method_gets_405_in_plain_words(server):
 
 
 def test_conflicting_resend_gets_409_naming_the_problem(server):
-    _post(server, _xml(photo=""))
+    _post(server, gate_xml(photo=""))
 
-    response = _post(server, _xml(photo="").replace("王".encode(), b"Li"))
+    response = _post(server, gate_xml(photo="").replace("王".encode(), b"Li"))
 
     assert response.status_code == 409
     assert "different submission" in _message(response)
@@ -126,7 +85,7 @@ def test_unexpected_failure_gets_500_logged_once_and_not_leaked(server, caplog):
     (server.root / "data" / "submissions").write_bytes(b"")
 
     with caplog.at_level(logging.ERROR):
-        response = _post(server, _xml(photo=""))
+        response = _post(server, gate_xml(photo=""))
 
     assert response.status_code == 500
     message = _message(response)
@@ -171,7 +130,7 @@ def test_billion_laughs_is_refused_without_expanding(server):
 
 
 def test_xml_past_the_size_limit_gets_413(server):
-    huge = _xml(photo="").replace(b"<building>", b"<building>" + b"9" * 300_000)
+    huge = gate_xml(photo="").replace(b"<building>", b"<building>" + b"9" * 300_000)
 
     response = _post(server, huge)
 
@@ -184,11 +143,11 @@ def test_xml_past_the_size_limit_gets_413(server):
 @pytest.mark.parametrize("kind", ["iso-8859-1-undeclared", "gbk-declared"])
 def test_xml_that_is_not_utf8_is_refused_as_such(server, kind):
     if kind == "gbk-declared":
-        xml = b'<?xml version="1.0" encoding="GBK"?>' + _xml().decode().replace(
+        xml = b'<?xml version="1.0" encoding="GBK"?>' + gate_xml().decode().replace(
             "王", "张"
         ).encode("gbk")
     else:
-        xml = _xml().decode().replace("王", "José").encode("latin-1")
+        xml = gate_xml().decode().replace("王", "José").encode("latin-1")
 
     response = _post(server, xml)
 
@@ -207,7 +166,7 @@ def test_xml_that_is_not_utf8_is_refused_as_such(server, kind):
 )
 def test_attachment_name_with_a_path_is_kept_by_its_base_name_only(server, name):
     before = _files_outside_data(server.root)
-    parts = [("xml_submission_file", "s.xml", _xml(photo="escape.jpg"))]
+    parts = [("xml_submission_file", "s.xml", gate_xml(photo="escape.jpg"))]
 
     response = _raw_post(server, parts + [("escape.jpg", name, b"\xff\xd8photo")])
 
@@ -222,7 +181,7 @@ def test_attachment_name_with_a_path_is_kept_by_its_base_name_only(server, name)
     "name", ["..", ".", "a/..", "esc\x00ape.jpg", "tab\tname.jpg", "x" * 300 + ".jpg"]
 )
 def test_attachment_without_a_usable_name_is_refused_with_400(server, name):
-    parts = [("xml_submission_file", "s.xml", _xml())]
+    parts = [("xml_submission_file", "s.xml", gate_xml())]
 
     response = _raw_post(server, parts + [("photo", name, b"\xff\xd8photo")])
 
@@ -259,7 +218,7 @@ def _raw_post(server, parts: list[tuple[str, str, bytes]]):
 def test_empty_attachment_part_is_not_taken_as_the_file(server):
     files = [("p.jpg", ("p.jpg", b"", "image/jpeg"))]
 
-    response = _post(server, _xml(), files)
+    response = _post(server, gate_xml(), files)
 
     assert response.status_code == 201
     assert "p.jpg" in _message(response)
@@ -276,7 +235,7 @@ def test_empty_xml_part_gets_400(server):
 def test_too_many_parts_are_refused_with_413(server):
     files = [(f"f{n}.jpg", (f"f{n}.jpg", b"x", "image/jpeg")) for n in range(1500)]
 
-    response = _post(server, _xml(), files)
+    response = _post(server, gate_xml(), files)
 
     assert response.status_code == 413
     assert "OpenRosaResponse" in response.text
@@ -309,7 +268,7 @@ def test_body_that_is_not_a_multipart_submission_gets_400(server, content_type, 
     "kind", ["text/xml", "application/xml", "application/octet-stream", "text/plain"]
 )
 def test_xml_part_is_read_whatever_its_declared_type(server, kind):
-    response = _post(server, _xml(photo=""), kind=kind)
+    response = _post(server, gate_xml(photo=""), kind=kind)
 
     assert response.status_code == 201
 
@@ -317,7 +276,7 @@ def test_xml_part_is_read_whatever_its_declared_type(server, kind):
 def test_xml_part_sent_as_a_plain_field_is_accepted(server):
     response = requests.post(
         f"{server.url}/submission",
-        files={"xml_submission_file": (None, _xml(photo=""))},
+        files={"xml_submission_file": (None, gate_xml(photo=""))},
     )
 
     assert response.status_code == 201
@@ -328,7 +287,7 @@ def test_xml_part_sent_as_a_plain_field_is_accepted(server):
 
 
 def test_body_cut_off_halfway_stores_nothing_and_the_server_goes_on(server):
-    body = _multipart(_xml("uuid:cut", photo=""), "b0undary")
+    body = _multipart(gate_xml("uuid:cut", photo=""), "b0undary")
     head = (
         f"POST /key/{server.token}/submission HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{server.port}\r\n"

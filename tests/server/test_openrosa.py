@@ -5,45 +5,13 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-import pytest
 import requests
 
 from doorstep.server.app import create_app
 from doorstep.server.serve import start_in_thread
 from doorstep.sync.devices import DeviceRegistry
 from doorstep.sync.store import Store
-from tests.conftest import publish_md
-
-GATE = """
-| survey |          |          |          |
-|        | type     | name     | label    |
-|        | text     | visitor  | Visitor  |
-|        | text     | building | Building |
-|        | image    | photo    | Photo    |
-| settings |           |         |            |
-|          | form_id   | version | form_title |
-|          | gate      | 2       | Gate log   |
-"""
-
-NS = {"x": "http://openrosa.org/xforms/xformsList"}
-
-
-@pytest.fixture
-def server(deployment):
-    deployment.settings["server"]["max_body_bytes"] = 200_000
-    publish_md(deployment, "gate", GATE)
-    running = start_in_thread(create_app(deployment))
-    device = DeviceRegistry(deployment.data_dir).add("tablet-1")
-    yield SimpleNamespace(url=device.url(running.url), base=running.url)
-    running.stop()
-
-
-def _xml(instance_id: str = "uuid:1", visitor: str = "王", photo: str = "p.jpg"):
-    return (
-        f'<data id="gate" version="2"><visitor>{visitor}</visitor>'
-        f"<building>3</building><photo>{photo}</photo>"
-        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
-    ).encode()
+from tests.server.conftest import GATE, gate_xml
 
 
 def _post(server, xml: bytes | None, files=None, **kwargs):
@@ -100,7 +68,9 @@ def test_head_submission_answers_204(server):
 
 
 def test_new_submission_gets_201_with_a_message(server, deployment):
-    response = _post(server, _xml(), [("p.jpg", ("p.jpg", b"\xff\xd8", "image/jpeg"))])
+    response = _post(
+        server, gate_xml(), [("p.jpg", ("p.jpg", b"\xff\xd8", "image/jpeg"))]
+    )
 
     assert response.status_code == 201
     assert "stored" in _message(response)
@@ -110,25 +80,25 @@ def test_new_submission_gets_201_with_a_message(server, deployment):
 
 
 def test_identical_resend_gets_201_and_no_duplicate(server, deployment):
-    _post(server, _xml())
+    _post(server, gate_xml())
 
-    response = _post(server, _xml())
+    response = _post(server, gate_xml())
 
     assert response.status_code == 201
     assert Store(deployment.data_dir).count() == 1
 
 
 def test_different_xml_under_a_stored_id_gets_409(server):
-    _post(server, _xml())
+    _post(server, gate_xml())
 
-    response = _post(server, _xml(visitor="李"))
+    response = _post(server, gate_xml(visitor="李"))
 
     assert response.status_code == 409
     assert "same ID" in _message(response)
 
 
 def test_unknown_form_gets_404(server):
-    response = _post(server, _xml().replace(b'id="gate"', b'id="nope"'))
+    response = _post(server, gate_xml().replace(b'id="gate"', b'id="nope"'))
 
     assert response.status_code == 404
     assert "'nope'" in _message(response)
@@ -151,7 +121,7 @@ def test_malformed_xml_gets_400_naming_the_problem(server):
 def test_body_over_the_limit_gets_413_as_openrosa(server):
     big = [("p.jpg", ("p.jpg", b"x" * 300_000, "image/jpeg"))]
 
-    response = _post(server, _xml(), big)
+    response = _post(server, gate_xml(), big)
 
     assert response.status_code == 413
     assert response.text.startswith("<?xml")
@@ -161,7 +131,7 @@ def test_body_over_the_limit_gets_413_as_openrosa(server):
 def test_misnamed_attachment_part_is_matched_by_its_file_name(server, deployment):
     files = [("file-1", ("p.jpg", b"\xff\xd8", "image/jpeg"))]
 
-    _post(server, _xml(), files)
+    _post(server, gate_xml(), files)
 
     assert Store(deployment.data_dir).get("uuid:1").complete
 
@@ -174,7 +144,7 @@ def test_chunked_request_body_is_accepted(server, deployment):
             'name="xml_submission_file"; filename="s.xml"\r\n'
             "Content-Type: text/xml\r\n\r\n"
         ).encode()
-        + _xml(photo="")
+        + gate_xml(photo="")
         + f"\r\n--{boundary}--\r\n".encode()
     )
 
@@ -233,7 +203,7 @@ def test_unknown_token_gets_401_with_a_message(server):
 def test_revoked_device_gets_401(server, deployment):
     DeviceRegistry(deployment.data_dir).revoke("tablet-1")
 
-    response = _post(server, _xml())
+    response = _post(server, gate_xml())
 
     assert response.status_code == 401
     assert "revoked" in _message(response)
@@ -245,7 +215,7 @@ def test_device_sees_and_submits_its_own_forms_only(server, deployment):
     scoped = SimpleNamespace(url=other.url(server.base))
 
     listing = requests.get(f"{scoped.url}/formList").text
-    response = _post(scoped, _xml())
+    response = _post(scoped, gate_xml())
 
     assert "<xform>" not in listing
     assert response.status_code == 403
@@ -265,7 +235,7 @@ def test_form_whose_id_is_not_a_plain_name_is_served_and_accepted(deployment):
         listing = requests.get(f"{url}/formList").text
         download = re.search(r"<downloadUrl>(.*?)</downloadUrl>", listing).group(1)
         form = requests.get(download)
-        xml = _xml().replace(b'id="gate" version="2"', 'id="住户 登记"'.encode())
+        xml = gate_xml().replace(b'id="gate" version="2"', 'id="住户 登记"'.encode())
         posted = _post(SimpleNamespace(url=url), xml)
     finally:
         running.stop()

@@ -5,19 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from types import SimpleNamespace
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from doorstep.cli.main import main
-from doorstep.server.app import create_app
-from doorstep.server.serve import start_in_thread
-from doorstep.sync.devices import DeviceRegistry
-from doorstep.sync.registry import FormRegistry
-from doorstep.sync.store import Store
 from tests.conftest import compile_md
+from tests.server.conftest import serving
 
 VISIT = """
 | survey |          |          |          |
@@ -41,17 +36,8 @@ MEDIA = {"buildings.csv": b"name,label\n1,Building 1\n", "logo.png": b"\x89PNG-x
 
 @pytest.fixture
 def server(deployment):
-    xform = compile_md(deployment.root, "visit", VISIT)
-    FormRegistry(deployment.data_dir).publish(xform, MEDIA)
-    running = start_in_thread(create_app(deployment))
-    device = DeviceRegistry(deployment.data_dir).add("tablet-1")
-    yield SimpleNamespace(
-        url=device.url(running.url),
-        store=Store(deployment.data_dir),
-        registry=FormRegistry(deployment.data_dir),
-        deployment=deployment,
-    )
-    running.stop()
+    with serving(deployment, "visit", VISIT, MEDIA) as served:
+        yield served
 
 
 def _xml(instance_id: str = "uuid:v1") -> bytes:
