@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -163,44 +163,31 @@ class Store:
         sha = hashlib.sha256(xml).hexdigest()
         self._write_once(self.xml_path(sha), xml)
         blobs = {name: self._put_blob(data) for name, data in attachments.items()}
-        row = (
-            instance_id,
-            form_id,
-            version,
-            sha,
-            device_id,
-            device_name,
-            time.time(),
-            deprecated_id,
-            json.dumps(expected),
-            json.dumps(flags or []),
-        )
-        files = [
-            (instance_id, name, digest, len(attachments[name]))
-            for name, digest in blobs.items()
-        ]
-        seq = self._commits.run(lambda db: _index(db, row, files))
-        if seq is None:
-            return self.get(instance_id), False
-
-        # Just inserted: the row is known, so no query is needed to return it.
         fresh = StoredSubmission(
-            seq=seq,
+            seq=0,
             instance_id=instance_id,
             form_id=form_id,
             version=version,
             sha256=sha,
             device_id=device_id,
             device_name=device_name,
-            received=row[6],
+            received=time.time(),
             deprecated_id=deprecated_id,
             replaced_by=None,
             expected=tuple(expected),
             attachments=blobs,
             flags=tuple(flags or ()),
         )
+        files = [
+            (instance_id, name, digest, len(attachments[name]))
+            for name, digest in blobs.items()
+        ]
+        seq = self._commits.run(lambda db: _index(db, _row(fresh), files))
+        if seq is None:
+            return self.get(instance_id), False
 
-        return fresh, True
+        # Just inserted: the row is known, so no query is needed to return it.
+        return replace(fresh, seq=seq), True
 
     def put_many(self, items: Iterable[BulkItem]) -> int:
         """Store many submissions without attachments; returns how many were new.
@@ -343,6 +330,22 @@ class Store:
             self._local.db = db
 
         return db
+
+
+def _row(submission: StoredSubmission) -> tuple:
+    """The index columns of a new submission, in INSERT order."""
+    return (
+        submission.instance_id,
+        submission.form_id,
+        submission.version,
+        submission.sha256,
+        submission.device_id,
+        submission.device_name,
+        submission.received,
+        submission.deprecated_id,
+        json.dumps(list(submission.expected)),
+        json.dumps(list(submission.flags)),
+    )
 
 
 def _index(db: sqlite3.Connection, row: tuple, files: list[tuple]) -> int | None:
