@@ -1,13 +1,19 @@
-"""Benchmark the merge: full rebuild and an incremental merge of 1,000.
+"""Benchmark the merge: cold and warm rebuilds and an incremental merge of 1,000.
 
 Builds N synthetic submissions straight into a deployment's store (one bulk
-write, not N ingests), as a working group's month would: households
-registered (two residents each, some flats registered twice), quarantine
-follow-ups updating residents, and gate-log rows. Then it measures, each in
-a fresh process so peak memory is the merge's own:
+write, not N ingests), as a community's months would look: a fixed
+population (BUILDINGS buildings of FLATS flats, two residents each, some
+flats registered twice), quarantine follow-ups updating residents, and
+gate-log rows, PER_DAY submissions a day, so that a larger N spans more
+months rather than more flats. Then it measures, each in a fresh process:
 
-- a full rebuild over N - 1,000 submissions: seconds and peak RSS;
-- an incremental merge of the last 1,000: seconds and peak RSS.
+- a cold rebuild over N - 1,000 submissions (the facts cache discarded);
+- a warm rebuild over the same (every submission's facts cached);
+- an incremental merge of the last 1,000 (the next day's submissions).
+
+Peak memory is sampled every 20 ms over the merge process and all its
+children (/proc), summed; ``rusage_bound_mb`` adds the largest child's peak
+(RUSAGE_CHILDREN) once per worker to the main process's peak, an upper bound.
 
 Usage: python benchmarks/bench_merge.py [--full] [--sizes 10000,100000]
 (--full adds 1,000,000). Results go to benchmarks/results/merge.json.
@@ -23,16 +29,21 @@ import sys
 import tempfile
 import textwrap
 import time
+from datetime import date, timedelta
 from pathlib import Path
+
+from pyxform.xls2xform import convert
 
 from doorstep.sync.deployment import init_deployment
 from doorstep.sync.registry import FormRegistry
 from doorstep.sync.store import BulkItem, Store
-from pyxform.xls2xform import convert
 
 RESULTS = Path(__file__).resolve().parent / "results" / "merge.json"
 INCREMENT = 1_000
 BUILDINGS = 30
+FLATS = 150
+PER_DAY = 3_000
+FIRST_DAY = date(2026, 1, 1)
 
 FORMS = {
     "household": """
@@ -89,13 +100,13 @@ def publish(deployment, folder: Path) -> None:
         registry.publish(convert(str(path)).xform)
 
 
-def synthetic(n: int, start: int, rng: random.Random, flats: int):
-    """Submissions ``start`` .. ``start + n - 1`` of the synthetic month."""
+def synthetic(n: int, start: int, rng: random.Random):
+    """Submissions ``start`` .. ``start + n - 1``, PER_DAY a day."""
     for i in range(start, start + n):
         kind = rng.random()
-        building, room = rng.randrange(BUILDINGS) + 1, rng.randrange(flats) + 101
-        day = 1 + i * 28 // max(flats * 10, 1) % 28
-        end = f"2026-11-{day:02d}T{rng.randrange(8, 20):02d}:{i % 60:02d}:00+08:00"
+        building, room = rng.randrange(BUILDINGS) + 1, rng.randrange(FLATS) + 101
+        day = FIRST_DAY + timedelta(days=i // PER_DAY)
+        end = f"{day}T{rng.randrange(8, 20):02d}:{i % 60:02d}:00+08:00"
         device = f"tablet-{rng.randrange(12)}"
         if kind < 0.3:
             yield _household(i, building, room, end, rng), device, "household"
@@ -160,9 +171,9 @@ def _gate(i, building, end, rng) -> str:
     )
 
 
-def load(store: Store, n: int, start: int, rng: random.Random, flats: int) -> None:
+def load(store: Store, n: int, start: int, rng: random.Random) -> None:
     batch = []
-    for xml, device, form_id in synthetic(n, start, rng, flats):
+    for xml, device, form_id in synthetic(n, start, rng):
         instance_id = xml.split("<instanceID>", 1)[1].split("<", 1)[0]
         batch.append(BulkItem(xml.encode(), instance_id, form_id, "1", device))
         if len(batch) == 20_000:
@@ -176,44 +187,81 @@ import json, resource, sys, time
 from pathlib import Path
 from doorstep.sync.deployment import open_deployment
 from doorstep.sync.merge import merge
+mode = sys.argv[2]
 started = time.perf_counter()
-summary = merge(open_deployment(Path(sys.argv[1])), rebuild=sys.argv[2] == "1")
+summary = merge(open_deployment(Path(sys.argv[1])), rebuild=mode != "incremental",
+    cold=mode == "cold")
+usage = resource.getrusage
 print(json.dumps({"seconds": round(time.perf_counter() - started, 2),
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "main_peak_mb": round(usage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "child_peak_mb": round(usage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     "new": summary.new, "entities": summary.entities,
     "buildings": len(summary.buildings), "conflicts": summary.conflicts,
-    "steps": summary.seconds}))
+    "workbooks_written": len(summary.workbooks), "steps": summary.seconds}))
 """
+WORKERS = 2
 
 
-def timed_merge(root: Path, rebuild: bool) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(root), "1" if rebuild else "0"],
-        check=True,
-        capture_output=True,
+def timed_merge(root: Path, mode: str) -> dict:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(root), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    return json.loads(out.stdout)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, tree_rss_kb(child.pid))
+        time.sleep(0.02)
+    out, err = child.communicate()
+    if child.returncode:
+        raise RuntimeError(err)
+    result = json.loads(out)
+    result["sampled_peak_mb"] = round(peak / 1024)
+    workers = WORKERS if result["child_peak_mb"] > 0 else 0
+    bound = result["main_peak_mb"] + workers * result["child_peak_mb"]
+    result["rusage_bound_mb"] = bound
+
+    return result
+
+
+def tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and its descendants, in KiB."""
+    parents, rss = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in stat.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields.get("PPid", "0"))
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    family = {root}
+    for _ in range(4):
+        family |= {pid for pid, parent in parents.items() if parent in family}
+
+    return sum(rss.get(pid, 0) for pid in family)
 
 
 def bench(n: int, folder: Path) -> dict:
     deployment = init_deployment(folder / f"d{n}")
     publish(deployment, folder)
     rng = random.Random(n)
-    flats = max(n // (BUILDINGS * 8), 4)
     store = Store(deployment.data_dir)
     started = time.perf_counter()
-    load(store, n - INCREMENT, 0, rng, flats)
+    load(store, n - INCREMENT, 0, rng)
     loaded = time.perf_counter() - started
 
-    rebuild = timed_merge(deployment.root, rebuild=True)
-    load(store, INCREMENT, n - INCREMENT, rng, flats)
-    incremental = timed_merge(deployment.root, rebuild=False)
+    cold = timed_merge(deployment.root, "cold")
+    warm = timed_merge(deployment.root, "warm")
+    load(store, INCREMENT, n - INCREMENT, rng)
+    incremental = timed_merge(deployment.root, "incremental")
 
     return {
         "submissions": n,
         "load_seconds": round(loaded, 1),
-        "rebuild": rebuild,
+        "cold_rebuild": cold,
+        "warm_rebuild": warm,
         "incremental_1000": incremental,
     }
 
@@ -222,6 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--full", action="store_true", help="add 1,000,000")
+    parser.add_argument("--label", default="current", help="key in the results")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.full else [])
 
@@ -229,10 +278,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp:
         for n in sizes:
             result = bench(n, Path(tmp))
-            print(json.dumps(result, ensure_ascii=False))
-            results[str(n)] = result
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+            results.setdefault(args.label, {})[str(n)] = result
+            RESULTS.parent.mkdir(exist_ok=True)
+            text = json.dumps(results, indent=1, ensure_ascii=False)
+            RESULTS.write_text(text + "\n")
 
 
 if __name__ == "__main__":

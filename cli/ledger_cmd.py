@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.ledgers import (
     FORMATS,
@@ -35,10 +36,25 @@ def _deployment(ctx: click.Context) -> Deployment:
     help="Start over from the first submission instead of going on "
     "from the last merge.",
 )
+@click.option(
+    "--cold",
+    is_flag=True,
+    help="Rebuild and also discard the cache of facts read from each "
+    "submission, so that every submission's XML is parsed again (slow; "
+    "--rebuild reuses the cache).",
+)
 @click.pass_context
-def merge_command(ctx: click.Context, rebuild: bool) -> None:
-    """Merge submissions into entities and per-building ledgers."""
-    summary = merge(_deployment(ctx), rebuild=rebuild)
+def merge_command(ctx: click.Context, rebuild: bool, cold: bool) -> None:
+    """Merge submissions into entities and per-building ledgers.
+
+    Writes data/ledgers/<building>.xlsx (summary, entity lists, quarantine
+    and this month's logs) and archive/<building>/<YYYY-MM>.xlsx (earlier
+    months' logs), each only when its content changed.
+    """
+    try:
+        summary = merge(_deployment(ctx), rebuild=rebuild, cold=cold)
+    except LedgerError as err:
+        raise click.ClickException(str(err)) from err
 
     click.echo(
         f"{summary.new} new submission(s); {summary.submissions} in the "
@@ -93,8 +109,8 @@ def show(ctx: click.Context, building: str) -> None:
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="xlsx: one workbook per building; csv: one file per sheet; "
-    "json: one document per building.",
+    help="xlsx: one workbook per building and one per archived month; csv: "
+    "one file per sheet; json: one document per building with its archive.",
 )
 @click.option(
     "--out",
@@ -107,7 +123,7 @@ def show(ctx: click.Context, building: str) -> None:
 )
 @click.pass_context
 def export(ctx: click.Context, fmt: str, out: Path, unmasked: bool) -> None:
-    """Export every building's ledger and the entity lists."""
+    """Export every building's ledger, its archived months and the entity lists."""
     try:
         written = export_ledgers(_deployment(ctx), fmt, out, unmasked=unmasked)
     except LedgerError as err:

@@ -30,16 +30,20 @@ RESOLUTIONS_FILE = "ledger_resolutions.json"
 NO_BUILDING = "未指定楼栋 (no building)"
 
 
-class Assignment(NamedTuple):
-    """One property value set by one submission."""
+class Operation(NamedTuple):
+    """One submission's entity element: the property values it sets.
 
-    prop: str
+    The first six fields order operations: by time collected, then
+    instanceID, then the rest, so that the order never depends on arrival.
+    """
+
     collected: str
     instance_id: str
-    value: str
+    text: str
     base: str
     source: str
     create: int
+    properties: dict[str, str]
 
 
 @dataclass
@@ -56,62 +60,67 @@ class EntityState:
     conflicts: list[dict] = field(default_factory=list)
 
 
-def fold(dataset: str, entity_id: str, rows: list[Assignment]) -> EntityState:
-    """Merge an entity's active assignments, in any order, into its state."""
+def fold(dataset: str, entity_id: str, operations: list[Operation]) -> EntityState:
+    """Merge an entity's active operations, in any order, into its state."""
     state = EntityState(dataset, entity_id)
-    rows = sorted(rows)
-    winners: dict[str, Assignment] = {}
-    for row in rows:
-        winners[row.prop] = row
-    state.exists = any(row.create for row in rows)
-    state.version = len({row.instance_id for row in rows})
-    state.label = winners[LABEL].value if LABEL in winners else ""
-    if winners.get(BUILDING) and winners[BUILDING].value:
-        state.building = winners[BUILDING].value
+    ops = sorted((op for op in operations if op.properties), key=lambda op: op[:6])
+    winners: dict[str, Operation] = {}
+    for op in ops:
+        winners.update(dict.fromkeys(op.properties, op))
+    state.exists = any(op.create for op in ops)
+    state.version = len({op.instance_id for op in ops})
+    state.label = winners[LABEL].properties[LABEL] if LABEL in winners else ""
+    if BUILDING in winners and winners[BUILDING].properties[BUILDING]:
+        state.building = winners[BUILDING].properties[BUILDING]
     state.properties = {
-        prop: row.value for prop, row in winners.items() if not prop.startswith("__")
+        prop: op.properties[prop]
+        for prop, op in winners.items()
+        if not prop.startswith("__")
     }
-    state.conflicts = _conflicts(rows, winners)
+    state.conflicts = _conflicts(ops, winners)
 
     return state
 
 
-def _conflicts(rows: list[Assignment], winners: dict) -> list[dict]:
-    groups: dict[tuple[str, str], list[Assignment]] = {}
-    for row in rows:
-        if row.prop.startswith("__") or not (row.create or row.base):
-            continue
-        base = "create" if row.create else row.base
-        groups.setdefault((row.prop, base), []).append(row)
+def _conflicts(ops: list[Operation], winners: dict) -> list[dict]:
+    # Two values of one property conflict when they were set from the same
+    # base by different devices: a group disagrees exactly when it holds at
+    # least two values and at least two devices.
+    groups: dict[str, list[Operation]] = {}
+    for op in ops:
+        if op.create or op.base:
+            groups.setdefault("create" if op.create else op.base, []).append(op)
 
     found = []
-    for (prop, base), group in sorted(groups.items()):
-        if winners[prop] not in group or not _disagree(group):
+    for base, group in groups.items():
+        if len({op.source for op in group}) < 2:
             continue
-        found.append(
-            {
-                "property": prop,
-                "base": base,
-                "winner": winners[prop].instance_id,
-                "values": [_candidate(row) for row in group],
-            }
-        )
+        props = {p for op in group for p in op.properties if not p.startswith("__")}
+        for prop in props:
+            members = [op for op in group if prop in op.properties]
+            if not any(op is winners[prop] for op in members):
+                continue
+            values = {op.properties[prop] for op in members}
+            if len(values) > 1 and len({op.source for op in members}) > 1:
+                found.append(_conflict(prop, base, winners[prop], members))
 
-    return found
-
-
-def _disagree(group: list[Assignment]) -> bool:
-    return any(
-        a.source != b.source and a.value != b.value for a in group for b in group
-    )
+    return sorted(found, key=lambda c: (c["property"], c["base"]))
 
 
-def _candidate(row: Assignment) -> dict:
+def _conflict(prop: str, base: str, winner: Operation, members: list) -> dict:
     return {
-        "value": row.value,
-        "instance_id": row.instance_id,
-        "device": row.source,
-        "collected": row.collected,
+        "property": prop,
+        "base": base,
+        "winner": winner.instance_id,
+        "values": [
+            {
+                "value": op.properties[prop],
+                "instance_id": op.instance_id,
+                "device": op.source,
+                "collected": op.collected,
+            }
+            for op in members
+        ],
     }
 
 

@@ -10,13 +10,73 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from doorstep.forms.spec import Field, FormSpec
 from doorstep.sync.merge_extract import declarations, is_log_form
 from doorstep.sync.registry import FormRegistry
 
+# Headers for fields and properties that carry no label of their own (a
+# calculate, an entity property): the names forms commonly give them.
+COMMON_NAMES = {
+    "building": ("楼栋", "Building"),
+    "unit": ("单元", "Unit"),
+    "floor": ("楼层", "Floor"),
+    "room": ("房间号", "Room"),
+    "address": ("地址", "Address"),
+    "household": ("户", "Household"),
+    "head_name": ("户主", "Head of household"),
+    "resident": ("居民", "Resident"),
+    "full_name": ("姓名", "Name"),
+    "name": ("姓名", "Name"),
+    "gender": ("性别", "Gender"),
+    "age": ("年龄", "Age"),
+    "phone": ("电话", "Phone"),
+    "id_card": ("身份证号", "ID card"),
+    "temperature": ("体温", "Temperature"),
+    "return_date": ("返回日期", "Date of return"),
+    "quarantine_start": ("隔离开始", "Quarantine start"),
+    "quarantine_end": ("隔离结束", "Quarantine end"),
+    "visitor": ("访客", "Visitor"),
+    "place": ("地点", "Place"),
+    "operator": ("操作人", "Operator"),
+    "item": ("物品", "Item"),
+    "quantity": ("数量", "Quantity"),
+    "received": ("入库", "Received"),
+    "issued": ("发放", "Issued"),
+    "left": ("结存", "Left"),
+    "stock": ("库存", "Stock"),
+    "needs": ("需求", "Needs"),
+    "served": ("已服务", "Served"),
+    "status": ("状态", "Status"),
+    "notes": ("备注", "Notes"),
+}
+
 _PERSONAL = re.compile(r"id_?card|id_?number|phone|mobile|(^|_)tel($|_)", re.I)
+
+
+class LedgerError(Exception):
+    """A ledger request that cannot be met, in the admin's words."""
+
+
+def deployment_zone(deployment) -> ZoneInfo:
+    """The deployment's time zone (``[deployment] timezone``), for ledger times."""
+    name = deployment.setting("deployment", "timezone", "Asia/Shanghai")
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise LedgerError(
+            f"settings: [deployment] timezone = {name!r} is not a time zone; "
+            'write an IANA name such as "Asia/Shanghai"'
+        ) from err
+
+
+def local_time(utc: str, zone: ZoneInfo) -> datetime:
+    """A stored UTC time (naive ISO text) as wall-clock time in ``zone``."""
+    moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+
+    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -41,6 +101,12 @@ class Catalog:
     lists: dict[str, list[Column]] = field(default_factory=dict)
     logs: dict[str, list[Column]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    # A building's label where its field is a select ("1" -> "1号楼").
+    buildings: dict[str, str] = field(default_factory=dict)
+
+    def building(self, name: str) -> str:
+        """How a building is shown: its label, else its stable name."""
+        return self.buildings.get(name, name)
 
 
 def catalog(registry: FormRegistry) -> Catalog:
@@ -56,6 +122,7 @@ def catalog(registry: FormRegistry) -> Catalog:
                     columns.append(column(prop, spec.field(path)))
         if is_log_form(spec):
             found.logs[spec.form_id] = _log_columns(spec)
+    found.buildings = _building_labels(registry)
 
     return found
 
@@ -63,11 +130,20 @@ def catalog(registry: FormRegistry) -> Catalog:
 def column(key: str, source: Field | None) -> Column:
     """A column named ``key`` described by the field ``source``."""
     if source is None:
-        return Column(key, key, key)
+        return named(key)
     zh, en = bilingual(source.labels)
     choices = {c.name: bilingual(c.labels)[0] for c in source.choices or ()}
+    if not (zh or en):
+        zh, en = COMMON_NAMES.get(key.rsplit("/", 1)[-1], (key, key))
 
     return Column(key, zh or key, en or key, source.type, choices)
+
+
+def named(key: str) -> Column:
+    """A column known by its name alone: a common name's header, else the name."""
+    zh, en = COMMON_NAMES.get(key.rsplit("/", 1)[-1], (key, key))
+
+    return Column(key, zh, en)
 
 
 def bilingual(labels: dict[str, str]) -> tuple[str, str]:
@@ -84,7 +160,7 @@ def with_extras(columns: list[Column], rows: list[dict]) -> list[Column]:
     known = {c.key for c in columns}
     extra = sorted({k for row in rows for k in row} - known)
 
-    return columns + [Column(k, k, k) for k in extra]
+    return columns + [named(k) for k in extra]
 
 
 def cell(col: Column, value: str, *, unmasked: bool):
@@ -139,6 +215,21 @@ def _log_columns(spec: FormSpec) -> list[Column]:
             columns.append(Column(repeat, name, name))
 
     return columns
+
+
+def _building_labels(registry: FormRegistry) -> dict[str, str]:
+    # A label two buildings share would name two workbooks alike, so such
+    # buildings keep their stable names.
+    labels: dict[str, str] = {}
+    for form in registry.forms():
+        for f in form.spec.fields:
+            if f.name == "building" and f.choices:
+                for choice in f.choices:
+                    label = bilingual(choice.labels)[0]
+                    labels.setdefault(choice.name, label or choice.name)
+    shared = {v for v in labels.values() if list(labels.values()).count(v) > 1}
+
+    return {k: v for k, v in labels.items() if v not in shared}
 
 
 def _is_zh(lang: str) -> bool:

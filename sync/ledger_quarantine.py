@@ -5,8 +5,7 @@ Read from field-name conventions, so that any form following them counts:
 - A person is in home quarantine from ``quarantine_start`` to
   ``quarantine_end``. On an entity (a resident) these are properties; on a
   log row (a returnee registration without entities) they are fields, and
-  ``return_date`` stands in for a missing ``quarantine_start``. Without an
-  end, quarantine lasts 14 days, the start being day 1.
+  ``return_date`` stands in for a missing ``quarantine_start``.
 - A person is known by their entity id, or on a log row by its ``resident``
   field (the resident's entity id, as a select from the residents list
   gives it), else by the row's submission id. Their name is the
@@ -16,10 +15,13 @@ Read from field-name conventions, so that any form following them counts:
   entity or names them in its ``resident`` field. It counts for the day it
   was collected on (the device's local date).
 
-On a day D a person whose quarantine covers D is on day (D - start + 1); they
-are due a follow-up unless one was collected that day, missed yesterday's
-when D - 1 was in quarantine and had none, and end quarantine when D is the
-end date.
+Counting days: the start (the date of return) is day 0, day 1 is the first
+full day after it, and day 14 the last: quarantine ends after day 14, that
+is after start + 14 days, the default end when a form gives none. On a day
+D from start to end a person is on day D - start, shown "N/14" (N of
+end - start days); they are due a follow-up unless one was collected that
+day, missed yesterday's when D - 1 was in quarantine and had none, and end
+quarantine when D is the end date.
 """
 
 from __future__ import annotations
@@ -52,10 +54,14 @@ class Quarantined:
         return not self.followed_up
 
 
-def follow_ups(state: MergeState) -> set[tuple[str, str]]:
-    """(person, day) for every follow-up collected."""
-    found = {(entity, day) for _form, day, entity in state.follow_ups()}
-    for day, values in state.follow_up_logs():
+def follow_ups(state: MergeState, on: date) -> set[tuple[str, str]]:
+    """(person, day) for every follow-up collected on ``on`` or the day before.
+
+    Those two days are all that the day's report asks about.
+    """
+    days = [(on - timedelta(1)).isoformat(), on.isoformat()]
+    found = {(entity, day) for _form, day, entity in state.follow_ups(days)}
+    for day, values in state.follow_up_logs(days):
         person = _value(values, "resident")
         if person:
             found.add((person, day))
@@ -68,12 +74,14 @@ def quarantined(
 ) -> list[Quarantined]:
     """Everyone of ``building`` in quarantine on ``on``, sorted by start and name."""
     people = []
-    for entity in state.entities(building=building):
+    # Only entities with a quarantine property can be in quarantine.
+    maybe = "AND props LIKE '%quarantine_%'"
+    for entity in state.entities(building=building, where=maybe):
         props = entity.properties
         name = _value(props, "full_name") or _value(props, "name") or entity.label
         people.append((entity.entity_id, name, props))
-    for form_id, _collected, _day, iid, values in state.logs(building):
-        if "follow" not in form_id and _value(values, "quarantine_end"):
+    for _form, _collected, _day, iid, values in state.quarantine_logs(building):
+        if _value(values, "quarantine_end"):
             person = _value(values, "resident") or iid
             name = _value(values, "full_name") or _value(values, "name")
             people.append((person, name, values))
@@ -90,7 +98,7 @@ def _on_day(building, person, name, values, on: date, done) -> Quarantined | Non
         _value(values, "quarantine_start") or _value(values, "quarantine_end")
     ):
         return None
-    end = _date(_value(values, "quarantine_end")) or start + timedelta(DAYS - 1)
+    end = _date(_value(values, "quarantine_end")) or start + timedelta(DAYS)
     if not start <= on <= end:
         return None
     yesterday = on - timedelta(1)
@@ -101,8 +109,8 @@ def _on_day(building, person, name, values, on: date, done) -> Quarantined | Non
         name=name,
         start=start,
         end=end,
-        day=(on - start).days + 1,
-        days=(end - start).days + 1,
+        day=(on - start).days,
+        days=(end - start).days,
         followed_up=(person, on.isoformat()) in done,
         missed_yesterday=yesterday >= start
         and (person, yesterday.isoformat()) not in done,

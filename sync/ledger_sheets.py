@@ -3,14 +3,18 @@
 A summary, one sheet per entity list, one per log form, and the home
 quarantine sheet. The quarantine sheet is "as of" the last day any
 submission was collected on, not the day the merge ran, so that a ledger
-stays a function of the submissions alone.
+stays a function of the submissions alone; so is the current month, the
+month of that day. Log sheets of the current ledger hold the current
+month's rows; each earlier month's rows make a month's archive (a summary
+and its log sheets).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.entities import apply_resolutions, load_resolutions
@@ -19,6 +23,8 @@ from doorstep.sync.ledger_columns import (
     Column,
     catalog,
     cell,
+    deployment_zone,
+    local_time,
     with_extras,
 )
 from doorstep.sync.ledger_quarantine import Quarantined, follow_ups, quarantined
@@ -45,44 +51,67 @@ class View:
     unmasked: bool
     as_of: date | None
     done: set = field(default_factory=set)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+    @property
+    def month(self) -> str:
+        """The current month, YYYY-MM: earlier log rows are archived."""
+        return self.as_of.isoformat()[:7] if self.as_of else ""
 
 
 def building_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
-    """The sheets of one building's ledger."""
+    """The sheets of one building's current ledger."""
     sheets = [
         _entity_sheet(state, building, dataset, view) for dataset in state.lists()
     ]
     sheets = [s for s in sheets if s.rows]
-    sheets += _log_sheets(state, building, view)
+    sheets += _log_sheets(state.logs(building, view.month), view)
     people = quarantined(state, building, view.as_of, view.done) if view.as_of else []
     if people:
         sheets.append(_quarantine_sheet(people, view.as_of))
 
-    return [_summary_sheet(building, sheets, view)] + sheets
+    return [_summary_sheet(building, sheets, view, view.as_of)] + sheets
+
+
+def archive_sheets(
+    state: MergeState, building: str, month: str, view: View
+) -> list[Sheet]:
+    """The sheets of one building's archive of ``month`` (YYYY-MM)."""
+    sheets = _log_sheets(state.logs(building, month, month + "\uffff"), view)
+
+    return [_summary_sheet(building, sheets, view, month)] + sheets
 
 
 def make_view(deployment: Deployment, state: MergeState, *, unmasked: bool) -> View:
     last = state.last_day()
+    as_of = date.fromisoformat(last) if last else None
     return View(
         catalog=catalog(FormRegistry(deployment.data_dir)),
         resolutions=load_resolutions(deployment.root),
         unmasked=unmasked,
-        as_of=date.fromisoformat(last) if last else None,
-        done=follow_ups(state),
+        as_of=as_of,
+        done=follow_ups(state, as_of) if as_of else set(),
+        zone=deployment_zone(deployment),
     )
 
 
-def signature(view: View) -> str:
+def signature(view: View, *, archive: bool = False) -> str:
     # Everything besides the submissions that shapes a ledger: when any of
-    # it changes, every building is written again.
+    # it changes, every building is written again. Archives hold no
+    # entities and no quarantine, so the day and resolutions are not theirs.
     parts = [
-        repr(view.catalog.lists),
         repr(view.catalog.logs),
         view.catalog.titles,
-        sorted(view.resolutions.items()),
+        view.catalog.buildings,
         view.unmasked,
-        str(view.as_of),
+        str(view.zone),
     ]
+    if not archive:
+        parts += [
+            repr(view.catalog.lists),
+            sorted(view.resolutions.items()),
+            str(view.as_of),
+        ]
 
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -115,7 +144,8 @@ def _conflict_note(conflict: dict, view: View) -> str:
     column = Column(conflict["property"], "", "")
     values = [
         f"{cell(column, c['value'], unmasked=view.unmasked)!s} "
-        f"({c['device'] or 'unknown device'}, {c['collected'][:16]} UTC, "
+        f"({c['device'] or 'unknown device'}, "
+        f"{local_time(c['collected'], view.zone):%Y-%m-%d %H:%M}, "
         f"{c['instance_id']})"
         for c in conflict["values"]
     ]
@@ -123,9 +153,9 @@ def _conflict_note(conflict: dict, view: View) -> str:
     return "冲突 Conflict: " + "; ".join(values)
 
 
-def _log_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
+def _log_sheets(logs, view: View) -> list[Sheet]:
     rows_by_form: dict[str, list] = {}
-    for form_id, collected, day, iid, values in state.logs(building):
+    for form_id, collected, day, iid, values in logs:
         rows_by_form.setdefault(form_id, []).append((collected, day, iid, values))
 
     sheets = []
@@ -135,7 +165,7 @@ def _log_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
             form_id,
             [
                 Column("__day", "日期", "Date", "date"),
-                Column("__time", "填写时间 (UTC)", "Collected (UTC)", "dateTime"),
+                Column("__time", "填写时间", "Collected", "dateTime"),
                 *columns,
                 Column("__instance", "提交编号", "Submission"),
             ],
@@ -147,7 +177,7 @@ def _log_sheets(state: MergeState, building: str, view: View) -> list[Sheet]:
             sheet.rows.append(
                 [
                     date.fromisoformat(day),
-                    datetime.fromisoformat(collected),
+                    local_time(collected, view.zone),
                     *cells,
                     iid,
                 ]
@@ -189,7 +219,7 @@ def _quarantine_sheet(people: list[Quarantined], as_of: date) -> Sheet:
     return sheet
 
 
-def _summary_sheet(building: str, sheets: list[Sheet], view: View) -> Sheet:
+def _summary_sheet(building: str, sheets: list[Sheet], view: View, as_of) -> Sheet:
     summary = Sheet(
         "summary",
         [
@@ -197,13 +227,13 @@ def _summary_sheet(building: str, sheets: list[Sheet], view: View) -> Sheet:
             Column("count", "数量", "Count", "int"),
         ],
     )
-    summary.rows.append(["楼栋 Building", building])
+    summary.rows.append(["楼栋 Building", view.catalog.building(building)])
     for sheet in sheets:
         title = view.catalog.titles.get(sheet.title, sheet.title)
         summary.rows.append([title, len(sheet.rows)])
     flagged = sum(len(s.flags) for s in sheets)
     summary.rows.append(["待处理冲突 Open conflicts", flagged])
-    summary.rows.append(["截至 As of", view.as_of])
+    summary.rows.append(["截至 As of", as_of])
 
     return summary
 

@@ -1,9 +1,13 @@
 """Ledgers: the merge state shown per building, as workbooks, CSV and JSON.
 
-Merge writes, under ``data/ledgers/``, a workbook per building and the
-entity lists tablets download; exports write the same ledgers elsewhere, in
-xlsx, CSV or JSON, masked unless asked otherwise. The sheets themselves are
-built in ledger_sheets.
+Merge writes, under ``data/ledgers/``, a workbook per building holding its
+summary, entity lists, quarantine sheet and the current month's log rows
+(gate log, disinfection, needs, follow-ups, supplies: every form without
+entity creates), a workbook per earlier month under
+``archive/<building>/<YYYY-MM>.xlsx``, and the entity lists tablets
+download; ledger_write decides what to write. Exports write the same
+ledgers, archives included, elsewhere, in xlsx, CSV or JSON, masked unless
+asked otherwise. The sheets themselves are built in ledger_sheets.
 """
 
 from __future__ import annotations
@@ -11,15 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
-import os
-import re
 from datetime import date
 from pathlib import Path
 
+from doorstep.sync import ledger_write
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.entities import (
-    NO_BUILDING,
     EntityState,
     apply_resolutions,
     list_csv,
@@ -27,10 +28,12 @@ from doorstep.sync.entities import (
     save_resolution,
 )
 from doorstep.sync.files import write_atomic
+from doorstep.sync.ledger_columns import LedgerError
 from doorstep.sync.ledger_quarantine import follow_ups, quarantined
 from doorstep.sync.ledger_sheets import (
     Sheet,
     View,
+    archive_sheets,
     building_sheets,
     dict_rows,
     make_view,
@@ -42,63 +45,31 @@ from doorstep.sync.workbook import write_workbook
 
 LISTS_DIR = "lists"
 FORMATS = ("xlsx", "csv", "json")
-_PARALLEL_FROM = 20_000
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-
-
-class LedgerError(Exception):
-    """A ledger request that cannot be met, in the admin's words."""
 
 
 def write_ledgers(
     deployment: Deployment, state: MergeState, buildings: set[str] | None
 ) -> list[Path]:
-    """Write the workbooks of ``buildings`` (all when None) and the lists."""
+    """Write the ledgers of ``buildings`` (all when None) and the lists.
+
+    Returns the workbooks written: those whose content changed.
+    """
     view = make_view(deployment, state, unmasked=not _masks(deployment))
-    rendered = signature(view)
-    if state.get("rendered") != rendered:
+    if state.get("rendered") != signature(view):
         buildings = None
-    present = state.buildings()
-    targets = present if buildings is None else sorted(buildings)
-    written = [workbook_path(deployment, b) for b in targets if b in present]
-    for building in set(targets) - set(present):
-        workbook_path(deployment, building).unlink(missing_ok=True)
-    _write_workbooks(deployment, state, view, [b for b in targets if b in present])
-    if buildings is None:
-        _remove_stale(deployment, {workbook_path(deployment, b) for b in present})
+    archives_too = state.get("archived") != f"{signature(view, archive=True)}"
+    archives_too |= state.get("month") != view.month
+    jobs = ledger_write.plan(state, view, buildings, archives_too)
+    written = ledger_write.write_jobs(deployment, state, view, jobs)
+    if buildings is None or archives_too or set(buildings) - set(state.buildings()):
+        ledger_write.remove_stale(deployment, state, view)
     _write_lists(deployment, state, view)
-    state.put("rendered", rendered)
+    state.clean()
+    state.put("rendered", signature(view))
+    state.put("archived", signature(view, archive=True))
+    state.put("month", view.month)
 
     return written
-
-
-def _write_workbooks(deployment, state: MergeState, view, buildings: list[str]):
-    # Writing a workbook is CPU-bound in openpyxl, so big ledgers are
-    # written by one process per core, each with its own reading connection.
-    workers = min(os.cpu_count() or 1, len(buildings), 4)
-    if workers < 2 or state.size() < _PARALLEL_FROM:
-        _write_some(deployment, buildings, view, state)
-        return
-
-    chunks = [buildings[i::workers] for i in range(workers)]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        pool.starmap(_write_some, [(deployment, chunk, view) for chunk in chunks])
-
-
-def _write_some(deployment, buildings: list[str], view, state=None) -> None:
-    own = state is None
-    state = state or MergeState(deployment.ledgers_dir)
-    try:
-        for building in buildings:
-            sheets = building_sheets(state, building, view)
-            write_workbook(workbook_path(deployment, building), sheets)
-    finally:
-        if own:
-            state.close()
-
-
-def workbook_path(deployment: Deployment, building: str) -> Path:
-    return deployment.ledgers_dir / f"{_safe(building)}.xlsx"
 
 
 def ledger_rows(deployment: Deployment, building: str) -> dict[str, list[dict]]:
@@ -112,9 +83,12 @@ def ledger_sheets(deployment: Deployment, building: str) -> list[Sheet]:
     """A building's ledger as its workbook shows it, masked as settings say."""
     state = _open(deployment)
     try:
-        if building not in state.buildings():
-            raise LedgerError(_unknown_building(building, state.buildings()))
         view = make_view(deployment, state, unmasked=not _masks(deployment))
+        # The admin may name a building as its workbook does, by its label.
+        named = {view.catalog.building(b): b for b in state.buildings()}
+        building = named.get(building, building)
+        if building not in state.buildings():
+            raise LedgerError(_unknown_building(building, list(named)))
         return building_sheets(state, building, view)
     finally:
         state.close()
@@ -124,7 +98,7 @@ def quarantine_report(deployment: Deployment, on: date) -> dict[str, list]:
     """Per building, everyone in home quarantine on ``on`` (see ledger_quarantine)."""
     state = _open(deployment)
     try:
-        done = follow_ups(state)
+        done = follow_ups(state, on)
         found = {b: quarantined(state, b, on, done) for b in state.buildings()}
     finally:
         state.close()
@@ -135,7 +109,13 @@ def quarantine_report(deployment: Deployment, on: date) -> dict[str, list]:
 def export_ledgers(
     deployment: Deployment, fmt: str, out_dir: Path, *, unmasked: bool = False
 ) -> list[Path]:
-    """Write every building's ledger in ``fmt`` (xlsx, csv or json) to ``out_dir``."""
+    """Write every building's ledger in ``fmt`` (xlsx, csv or json) to ``out_dir``.
+
+    Each building's current ledger and every month of its archive:
+    ``<building>.xlsx`` and ``archive/<building>/<YYYY-MM>.xlsx``; in CSV,
+    a folder per building holding ``archive/<YYYY-MM>/``; in JSON, one
+    document per building with its archive months inside.
+    """
     if fmt not in FORMATS:
         raise LedgerError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     state = _open(deployment)
@@ -143,18 +123,35 @@ def export_ledgers(
         view = make_view(deployment, state, unmasked=unmasked)
         written = []
         for building in state.buildings():
-            sheets = building_sheets(state, building, view)
-            base = out_dir / _safe(building)
-            if fmt == "xlsx":
-                write_workbook(base.with_name(base.name + ".xlsx"), sheets)
-                written.append(base.with_name(base.name + ".xlsx"))
-            elif fmt == "csv":
-                written += _write_csv(base, sheets)
-            else:
-                written.append(_write_json(base, building, sheets))
+            written += _export_building(out_dir, fmt, state, building, view)
         written += _write_lists(deployment, state, view, out_dir / LISTS_DIR)
     finally:
         state.close()
+
+    return written
+
+
+def _export_building(out_dir: Path, fmt: str, state, building: str, view: View):
+    shown = _safe(view.catalog.building(building))
+    months = [m for m in state.log_months(building) if m < view.month]
+    parts = [(None, building_sheets(state, building, view))]
+    parts += [(m, archive_sheets(state, building, m, view)) for m in months]
+    if fmt == "json":
+        return [_write_json(out_dir / shown, building, parts)]
+
+    written = []
+    for month, sheets in parts:
+        if fmt == "xlsx":
+            path = out_dir / f"{shown}.xlsx"
+            if month:
+                path = out_dir / ledger_write.ARCHIVE_DIR / shown / f"{month}.xlsx"
+            write_workbook(path, sheets)
+            written.append(path)
+        else:
+            folder = out_dir / shown
+            if month:
+                folder = folder / ledger_write.ARCHIVE_DIR / month
+            written += _write_csv(folder, sheets)
 
     return written
 
@@ -189,7 +186,7 @@ def open_conflicts(
     """Every conflict no admin resolution settles."""
     resolutions = load_resolutions(deployment.root)
     found = []
-    for entity in state.entities():
+    for entity in state.entities(where="AND conflicts != '[]'"):
         for conflict in apply_resolutions(entity, resolutions)[1]:
             found.append((entity, conflict))
 
@@ -245,10 +242,14 @@ def _write_csv(base: Path, sheets: list[Sheet]) -> list[Path]:
     return written
 
 
-def _write_json(base: Path, building: str, sheets: list[Sheet]) -> Path:
+def _write_json(base: Path, building: str, parts: list) -> Path:
+    (_, sheets), archive = parts[0], parts[1:]
     document = {
         "building": building,
         "sheets": {s.title: dict_rows(s) for s in sheets},
+        "archive": {
+            month: {s.title: dict_rows(s) for s in sheets} for month, sheets in archive
+        },
     }
     path = base.with_name(base.name + ".json")
     text = json.dumps(document, ensure_ascii=False, indent=1, default=str)
@@ -274,12 +275,6 @@ def _write_lists(deployment, state, view: View, folder: Path | None = None):
     return written
 
 
-def _remove_stale(deployment: Deployment, keep: set[Path]) -> None:
-    for path in deployment.ledgers_dir.glob("*.xlsx"):
-        if path not in keep:
-            path.unlink()
-
-
 def _open(deployment: Deployment) -> MergeState:
     if not (deployment.ledgers_dir / STATE_FILE).exists():
         raise LedgerError(
@@ -294,7 +289,7 @@ def _masks(deployment: Deployment) -> bool:
 
 
 def _safe(name: str) -> str:
-    return _UNSAFE.sub("_", name).strip(". ") or NO_BUILDING
+    return ledger_write.safe(name)
 
 
 def _unknown_building(building: str, known: list[str]) -> str:

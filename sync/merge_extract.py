@@ -48,6 +48,9 @@ class Facts:
     deprecated_id: str | None
     entities: list[EntityOp] = field(default_factory=list)
     log: dict[str, str] | None = None
+    # False when the submission names no time and ``collected`` is the time
+    # received, which belongs to the store's row rather than to the XML.
+    timed: bool = True
 
 
 def extract(
@@ -60,7 +63,7 @@ def extract(
 ) -> Facts:
     """Reduce ``instance`` (read with ``spec``) to its Facts."""
     values = read_record(spec, instance).values
-    collected, day = collected_time(spec, instance, values, received)
+    collected, day, timed = collected_time(spec, instance, values, received)
     building = text(values.get(building_field or "")) if building_field else ""
     ops = [op for decl in declarations(spec) for op in _entity_ops(decl, instance)]
     ops = [op for op in ops if op is not None]
@@ -78,6 +81,7 @@ def extract(
         building=building,
         deprecated_id=instance.deprecated_id,
         entities=ops,
+        timed=timed,
     )
     if is_log_form(spec):
         facts.log = log_values(spec, values)
@@ -114,8 +118,8 @@ def building_path(spec: FormSpec, configured: str | None) -> str | None:
     return paths[0] if paths else None
 
 
-def collected_time(spec, instance, values, received: float) -> tuple[str, str]:
-    """(UTC sort key, local day) of when the submission was filled.
+def collected_time(spec, instance, values, received: float) -> tuple[str, str, bool]:
+    """(UTC sort key, local day, whether the submission named it) of its filling.
 
     meta/timeEnd, else the form's ``end`` field, else the time received.
     """
@@ -123,9 +127,16 @@ def collected_time(spec, instance, values, received: float) -> tuple[str, str]:
     for raw in (instance.time_end, text(values.get(end)) if end else None):
         moment = _parse_time(raw)
         if moment is not None:
-            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), raw[:10]
+            utc = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            return utc, raw[:10], True
 
+    return (*received_time(received), False)
+
+
+def received_time(received: float) -> tuple[str, str]:
+    """(UTC sort key, day) of the time a submission was received."""
     moment = datetime.fromtimestamp(received, UTC)
+
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f"), moment.date().isoformat()
 
 

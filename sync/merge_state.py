@@ -7,6 +7,7 @@ as ``deprecatedID``, so the state is the same whatever order submissions
 arrived in. Entities are folded from their active entity operations; only the
 entities a merge touched are folded again.
 
+Beside these sits the facts cache (merge_cache), which a rebuild keeps.
 The file can always be rebuilt from the store, so it is written with
 ``synchronous=NORMAL``: a crash may lose the last merge, which the next merge
 redoes from the saved cursor.
@@ -20,13 +21,15 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
 
-from doorstep.sync.entities import NO_BUILDING, Assignment, EntityState, fold
-from doorstep.sync.merge_extract import BUILDING, LABEL, Facts
+from doorstep.sync import merge_cache
+from doorstep.sync.entities import NO_BUILDING, EntityState, Operation, fold
+from doorstep.sync.merge_cache import Entry
+from doorstep.sync.merge_extract import BUILDING
 from doorstep.sync.merge_queries import StateQueries
 
 STATE_FILE = "merge.sqlite"
 EVERY_BUILDING = "\x00every building"
-FORMAT = "1"
+FORMAT = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,11 +58,29 @@ CREATE TABLE IF NOT EXISTS logs (
     collected TEXT NOT NULL, day TEXT NOT NULL, data TEXT NOT NULL,
     active INTEGER NOT NULL, elist TEXT, eid TEXT
 );
-CREATE INDEX IF NOT EXISTS logs_building ON logs (building, form_id);
-CREATE INDEX IF NOT EXISTS logs_entity ON logs (elist, eid);
+CREATE INDEX IF NOT EXISTS logs_building ON logs (building, day);
+CREATE INDEX IF NOT EXISTS logs_day ON logs (day);
+CREATE INDEX IF NOT EXISTS logs_quarantine ON logs (day) WHERE data LIKE '%quarantine%';
+CREATE INDEX IF NOT EXISTS subs_day ON subs (day);
+CREATE TABLE IF NOT EXISTS dirty (
+    building TEXT NOT NULL, month TEXT NOT NULL, PRIMARY KEY (building, month)
+);
+CREATE TABLE IF NOT EXISTS written (part TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS logs_entity ON logs (elist, eid, day);
 """
 
 Key = tuple[str, str]
+_DERIVED = ("meta", "subs", "ops", "ent", "logs", "dirty")
+_INDEXES = (
+    "subs_deprecated",
+    "subs_day",
+    "ops_entity",
+    "ops_iid",
+    "logs_building",
+    "logs_entity",
+    "logs_day",
+    "logs_quarantine",
+)
 
 
 class MergeState(StateQueries):
@@ -67,15 +88,19 @@ class MergeState(StateQueries):
 
     def __init__(self, ledgers_dir: Path, *, fresh: bool = False) -> None:
         ledgers_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = ledgers_dir / STATE_FILE
-        if fresh:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
         # A second merge (the CLI while the server merges) waits its turn.
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=120)
+        self.db = sqlite3.connect(
+            ledgers_dir / STATE_FILE, isolation_level=None, timeout=120
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.bulk = False
+        if fresh:
+            # Everything but the facts cache and the digests of the files
+            # written is derived again; those two are keyed by their inputs.
+            for table in _DERIVED:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.executescript(_SCHEMA + merge_cache.SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -87,63 +112,95 @@ class MergeState(StateQueries):
     def put(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def add(self, batch: list[Facts]) -> tuple[set[Key], set[str], int]:
+    def begin_bulk(self) -> None:
+        """Load an empty state faster: indexes and edits wait for end_bulk.
+
+        Maintaining five indexes row by row costs more than building them
+        once, and in an empty state every submission is new.
+        """
+        self.bulk = True
+        for index in _INDEXES:
+            self.db.execute(f"DROP INDEX IF EXISTS {index}")
+
+    def end_bulk(self) -> None:
+        """Build the indexes and apply every edit, as add would have."""
+        self.bulk = False
+        # executescript would commit the open transaction; one by one won't.
+        for statement in _SCHEMA.split(";"):
+            if "CREATE INDEX" in statement:
+                self.db.execute(statement)
+        self.db.execute(
+            "UPDATE subs SET active = 0 WHERE iid IN"
+            " (SELECT deprecated FROM subs WHERE deprecated IS NOT NULL)"
+        )
+        for table in ("ops", "logs"):
+            self.db.execute(
+                f"UPDATE {table} SET active = 0 WHERE iid IN"
+                " (SELECT iid FROM subs WHERE active = 0)"
+            )
+
+    def add(self, batch: list[Entry]) -> tuple[set[Key], set[str], int]:
         """Add a batch of submissions; returns touched entities and buildings.
 
         The third value counts the submissions that were new to the state.
+        In bulk, what was touched is left out: everything is folded again.
         """
-        known = self._known([f.instance_id for f in batch])
+        known = set() if self.bulk else self._known([f.instance_id for f in batch])
         fresh = [f for f in batch if f.instance_id not in known]
         self.db.executemany(
             "INSERT OR IGNORE INTO subs VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-            [_sub_row(f) for f in fresh],
+            [f[:7] for f in fresh],
         )
         self.db.executemany(
-            "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", _ops(fresh)
+            "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            [
+                (dataset, eid, f.collected, f.instance_id, base, f.device_id, c, text)
+                for f in fresh
+                for dataset, eid, base, c, text in f.ops
+            ],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO logs VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            [_log_row(f) for f in fresh if f.log is not None],
+            [
+                (f.instance_id, f.form_id, f.building, f.collected, f.day, f.log)
+                + tuple(f.subject)
+                for f in fresh
+                if f.log is not None
+            ],
         )
 
-        touched = {
-            (op.dataset, op.entity_id)
-            for f in fresh
-            for op in f.entities
-            if op.entity_id
-        }
+        if self.bulk:
+            return set(), set(), len(fresh)
+        touched = {key for f in fresh for key in f.keys}
         buildings = {f.building or NO_BUILDING for f in fresh if f.log is not None}
         if any(_loose_follow_up(f) for f in fresh):
             buildings.add(EVERY_BUILDING)
+        # A row without a building of its own may sit in any building's log.
+        self._mark({(f.building or EVERY_BUILDING, f.day[:7]) for f in fresh if f.log})
         self._apply_edits(fresh, touched, buildings)
 
         return touched, buildings, len(fresh)
 
     def _known(self, ids: list[str]) -> set[str]:
+        return self._among("SELECT iid FROM subs WHERE iid IN", ids)
+
+    def _named_as_original(self, ids: list[str]) -> set[str]:
+        return self._among("SELECT deprecated FROM subs WHERE deprecated IN", ids)
+
+    def _among(self, query: str, ids: list[str]) -> set[str]:
         found = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT iid FROM subs WHERE iid IN ({marks})", chunk
-                )
-            )
+            found.update(r[0] for r in self.db.execute(f"{query} ({marks})", chunk))
 
         return found
 
-    def _apply_edits(self, fresh: list[Facts], touched: set, buildings: set) -> None:
+    def _apply_edits(self, fresh: list[Entry], touched: set, buildings: set) -> None:
         # A submission stops counting as soon as any stored one names it as
         # its deprecatedID, whichever of the two arrived first.
         replaced = [f.deprecated_id for f in fresh if f.deprecated_id]
-        replaced += [
-            f.instance_id
-            for f in fresh
-            if self.db.execute(
-                "SELECT 1 FROM subs WHERE deprecated = ? LIMIT 1", (f.instance_id,)
-            ).fetchone()
-        ]
+        replaced += self._named_as_original([f.instance_id for f in fresh])
         for iid in replaced:
             self.db.execute("UPDATE subs SET active = 0 WHERE iid = ?", (iid,))
             self.db.execute("UPDATE ops SET active = 0 WHERE iid = ?", (iid,))
@@ -153,12 +210,27 @@ class MergeState(StateQueries):
                     "SELECT DISTINCT list, entity FROM ops WHERE iid = ?", (iid,)
                 )
             )
-            buildings.update(
-                r[0] or NO_BUILDING
-                for r in self.db.execute(
-                    "SELECT building FROM logs WHERE iid = ?", (iid,)
-                )
-            )
+            rows = self.db.execute(
+                "SELECT building, day FROM logs WHERE iid = ?", (iid,)
+            ).fetchall()
+            buildings.update(building or NO_BUILDING for building, _ in rows)
+            self._mark({(b or EVERY_BUILDING, day[:7]) for b, day in rows})
+
+    def _followed(self, dataset: str, entity_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM logs WHERE elist = ? AND eid = ? LIMIT 1",
+            (dataset, entity_id),
+        ).fetchone()
+
+        return row is not None
+
+    def _mark(self, months: set[tuple[str, str]]) -> None:
+        """Note (building, month) pairs whose log rows changed; "*": every month."""
+        self.db.executemany("INSERT OR IGNORE INTO dirty VALUES (?, ?)", months)
+
+    def clean(self) -> None:
+        """Forget the changes noted: the ledgers now show them."""
+        self.db.execute("DELETE FROM dirty")
 
     def refold(
         self, keys: set[Key] | None, duplicate_keys: dict[str, list[str]]
@@ -180,6 +252,11 @@ class MergeState(StateQueries):
                 # Rows that follow this entity move to or from the
                 # no-building ledger.
                 buildings.add(NO_BUILDING)
+            before = old[0] if old else NO_BUILDING
+            after = state.building if state.exists else NO_BUILDING
+            if before != after and self._followed(dataset, entity_id):
+                # ... and from one building's logs, of any month, to another's.
+                self._mark({(before, "*"), (after, "*")})
 
         return buildings
 
@@ -223,70 +300,31 @@ class MergeState(StateQueries):
         )
 
 
-def _loose_follow_up(facts: Facts) -> bool:
+def _loose_follow_up(entry: Entry) -> bool:
     # A follow-up that names its resident only in a field may change the
     # quarantine sheet of any building, so every ledger is written again.
-    return facts.log is not None and "follow" in facts.form_id and not facts.entities
+    return entry.log is not None and "follow" in entry.form_id and not entry.keys
 
 
-def _subject(facts: Facts) -> tuple[str | None, str | None]:
-    op = next((op for op in facts.entities if op.entity_id), None)
-    return (op.dataset, op.entity_id) if op else (None, None)
+def _unpack(rows: Iterable[tuple]) -> list[Operation]:
+    return [
+        Operation(collected, iid, props, base, source, creates, _loads(props))
+        for _list, _entity, collected, iid, base, source, creates, props in rows
+    ]
 
 
-def _sub_row(f: Facts) -> tuple:
-    return (
-        f.instance_id,
-        f.form_id,
-        f.device_id,
-        f.collected,
-        f.day,
-        f.building,
-        f.deprecated_id,
-    )
+_parsed: dict[str, dict] = {}
 
 
-def _log_row(f: Facts) -> tuple:
-    data = json.dumps(f.log, ensure_ascii=False, sort_keys=True)
-    return (
-        f.instance_id,
-        f.form_id,
-        f.building,
-        f.collected,
-        f.day,
-        data,
-        *_subject(f),
-    )
-
-
-def _ops(batch: list[Facts]) -> Iterator[tuple]:
-    # One row per entity element, its properties as one JSON object: a
-    # tenth of the rows one per property would take, for the same fold.
-    for f in batch:
-        for op in f.entities:
-            # An entity element that neither creates nor updates does nothing.
-            if not op.entity_id or not (op.create or op.update):
-                continue
-            values = dict(op.properties)
-            if op.label:
-                values[LABEL] = op.label
-            yield (
-                op.dataset,
-                op.entity_id,
-                f.collected,
-                f.instance_id,
-                "" if op.create else op.base,
-                f.device_id,
-                1 if op.create else 0,
-                json.dumps(values, ensure_ascii=False),
-            )
-
-
-def _unpack(rows: Iterable[tuple]) -> list[Assignment]:
-    found = []
-    for _list, _entity, collected, iid, base, source, creates, props in rows:
-        for prop, value in json.loads(props).items():
-            found.append(Assignment(prop, collected, iid, value, base, source, creates))
+def _loads(text: str) -> dict:
+    # The same values come again and again (a flat registered by several
+    # volunteers, a temperature of 36.5): parse each text once. fold only
+    # reads the dicts, so sharing them is safe.
+    found = _parsed.get(text)
+    if found is None:
+        if len(_parsed) > 200_000:
+            _parsed.clear()
+        found = _parsed[text] = json.loads(text)
 
     return found
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+
 from doorstep.cli.ledger_cmd import ledger, merge_command, report
 from doorstep.sync.deployment import DeploymentError, open_deployment
-
 from tests.sync.test_merge import (
     follow_up_xml,
     household_xml,
@@ -154,7 +154,8 @@ def test_report_quarantine_lists_day_and_due(run):
 
     assert result.exit_code == 0, result.output
     assert "== 3: 1 in quarantine, 0 due a follow-up on 2026-12-02 ==" in result.output
-    assert "2/14" in result.output
+    # Returned 12-01 (day 0): 12-02 is day 1.
+    assert "1/14" in result.output
 
 
 def test_report_quarantine_with_a_bad_date_is_a_usage_error(run):
@@ -168,3 +169,19 @@ def test_missing_deployment_is_one_line_and_exit_1(tmp_path):
 
     assert result.exit_code == 1
     assert "is not a doorstep deployment" in result.output
+
+
+def test_merge_cold_rebuilds_without_the_cache(run):
+    run("merge")
+
+    result = run("merge", "--cold")
+
+    assert result.exit_code == 0, result.output
+    assert "3 new submission(s)" in result.output
+
+
+def test_merge_help_documents_cold_and_the_archive(run):
+    result = run("merge", "--help")
+
+    assert "--cold" in result.output
+    assert "archive/<building>/<YYYY-MM>.xlsx" in result.output

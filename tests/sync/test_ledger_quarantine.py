@@ -6,7 +6,6 @@ from datetime import date
 
 from doorstep.sync.ledgers import ledger_rows, quarantine_report
 from doorstep.sync.merge import merge
-
 from tests.conftest import publish_md
 from tests.sync.test_merge import (
     follow_up_xml,
@@ -53,7 +52,7 @@ def quarantine_deployment(deployment):
         deployment,
         follow_up_xml("uuid:f3", "3-101-张三", "36.7", base="2", end=when(3, 20)),
     )
-    submit(deployment, returnee_xml("uuid:r", "5", "赵六", "2026-12-02", "2026-12-15"))
+    submit(deployment, returnee_xml("uuid:r", "5", "赵六", "2026-12-02", "2026-12-16"))
     merge(deployment)
 
     return deployment
@@ -74,20 +73,32 @@ def test_quarantine_report_gives_day_due_missed_and_ending(deployment):
 
     found = quarantine_report(deployment, date(2026, 12, 3))
 
+    # Returned 12-01, 11-20 and 12-02: day 0 is the date of return, day 14
+    # the last (12-04 for 王五, who returned on 11-20).
     assert summary(found) == {
-        "3": [("张三", 3, 14, False, True, False)],
-        "4": [("王五", 14, 14, True, True, True)],
-        "5": [("赵六", 2, 14, True, True, False)],
+        "3": [("张三", 2, 14, False, True, False)],
+        "4": [("王五", 13, 14, True, True, False)],
+        "5": [("赵六", 1, 14, True, True, False)],
     }
 
 
 def test_quarantine_ends_after_its_last_day(deployment):
     quarantine_deployment(deployment)
 
-    found = quarantine_report(deployment, date(2026, 12, 4))
+    last = quarantine_report(deployment, date(2026, 12, 4))
+    after = quarantine_report(deployment, date(2026, 12, 5))
 
-    assert "4" not in found
-    assert summary(found)["3"] == [("张三", 4, 14, True, False, False)]
+    assert summary(last)["4"] == [("王五", 14, 14, True, True, True)]
+    assert "4" not in after
+    assert summary(after)["3"] == [("张三", 4, 14, True, True, False)]
+
+
+def test_day_of_return_is_day_0_of_14(deployment):
+    quarantine_deployment(deployment)
+
+    found = quarantine_report(deployment, date(2026, 12, 1))
+
+    assert summary(found)["3"] == [("张三", 0, 14, False, False, False)]
 
 
 def test_ledger_quarantine_sheet_is_as_of_the_last_day_collected(deployment):
@@ -95,5 +106,5 @@ def test_ledger_quarantine_sheet_is_as_of_the_last_day_collected(deployment):
 
     [row] = ledger_rows(deployment, "3")["quarantine"]
 
-    assert row["Day N of 14 (2026-12-03)"] == "3/14"
+    assert row["Day N of 14 (2026-12-03)"] == "2/14"
     assert (row["Follow-up due"], row["Missed yesterday"]) == ("", "是 yes")

@@ -6,6 +6,7 @@ import datetime
 
 import openpyxl
 import pytest
+
 from doorstep.sync.ledgers import (
     LedgerError,
     building_counts,
@@ -14,7 +15,7 @@ from doorstep.sync.ledgers import (
     ledger_rows,
 )
 from doorstep.sync.merge import merge
-
+from tests.conftest import publish_md
 from tests.sync.test_merge import (
     follow_up_xml,
     gate_xml,
@@ -130,3 +131,71 @@ def test_building_counts_count_follow_ups_in_their_residents_building(deployment
     conflicted(deployment)
 
     assert building_counts(deployment) == {"3": 4}
+
+
+SELECT_GATE = """
+| survey |
+|        | type | name | label::中文 (zh) | label::English (en) | calculation |
+|        | select_one bld | building | 楼栋 | Building | |
+|        | text | visitor | 访客 | Visitor | |
+|        | calculate | left | | | 2 + 1 |
+
+| choices |
+|         | list_name | name | label::中文 (zh) | label::English (en) |
+|         | bld | 1 | 1号楼 | Building 1 |
+
+| settings |
+|          | form_id | version |
+|          | gate_select | 1 |
+"""
+
+
+def select_gate(deployment):
+    publish_md(deployment, "gate_select", SELECT_GATE)
+    submit(
+        deployment,
+        b'<data id="gate_select" version="1"><building>1</building>'
+        b"<visitor>\xe7\x8e\x8b\xe4\xba\x94</visitor><left>3</left><meta>"
+        b"<instanceID>uuid:s1</instanceID>"
+        b"<timeEnd>2026-12-01T10:00:00.000+08:00</timeEnd></meta></data>",
+    )
+
+    return merge(deployment)
+
+
+def test_a_building_chosen_from_a_list_is_named_by_its_label(deployment):
+    summary = select_gate(deployment)
+
+    assert summary.buildings == ["1"]
+    assert [p.name for p in summary.workbooks] == ["1号楼.xlsx"]
+    assert ledger_rows(deployment, "1号楼")["summary"][0]["Count"] == "1号楼"
+
+
+def test_an_unlabelled_calculate_gets_a_common_bilingual_header(deployment):
+    summary = select_gate(deployment)
+
+    ws = openpyxl.load_workbook(summary.workbooks[0])["gate_select"]
+    headers = [[c.value for c in row] for row in ws.iter_rows(max_row=2)]
+    assert ("结存", "Left") in list(zip(*headers, strict=True))
+
+
+def test_collected_is_shown_in_the_deployments_time_zone(deployment):
+    conflicted(deployment)
+    assert rows_of(deployment)["Collected"] == "2026-12-01T10:00:00"
+
+    deployment.settings.setdefault("deployment", {})["timezone"] = "UTC"
+    merge(deployment)
+
+    assert rows_of(deployment)["Collected"] == "2026-12-01T02:00:00"
+
+
+def test_an_unknown_time_zone_is_refused_with_the_setting_named(deployment):
+    conflicted(deployment)
+    deployment.settings.setdefault("deployment", {})["timezone"] = "Mars/Base"
+
+    with pytest.raises(LedgerError, match=r"\[deployment\] timezone"):
+        ledger_rows(deployment, "3")
+
+
+def rows_of(deployment) -> dict:
+    return ledger_rows(deployment, "3")["gate_log"][0]

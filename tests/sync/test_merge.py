@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import openpyxl
+
 from doorstep.sync.deployment import Deployment, open_deployment
 from doorstep.sync.entities import NO_BUILDING
 from doorstep.sync.ingest import Ingest
 from doorstep.sync.ledgers import export_ledgers, ledger_rows, resolve_conflict
 from doorstep.sync.merge import merge
 from doorstep.sync.store import Store
-
 from tests.conftest import publish_md
 
 HOUSEHOLD = """
@@ -391,17 +391,21 @@ def test_incremental_merges_and_a_rebuild_give_identical_ledgers(deployment, tmp
     incremental = exported(deployment, tmp_path / "a")
     workbooks = workbook_values(deployment)
 
-    merge(deployment, rebuild=True)
+    warm = merge(deployment, rebuild=True)
+    warm_ledgers = exported(deployment, tmp_path / "b"), workbook_values(deployment)
+    cold = merge(deployment, cold=True)
 
-    assert exported(deployment, tmp_path / "b") == incremental
+    assert warm.new == cold.new == 5
+    assert warm_ledgers == (incremental, workbooks)
+    assert exported(deployment, tmp_path / "c") == incremental
     assert workbook_values(deployment) == workbooks
 
 
 def workbook_values(deployment: Deployment) -> dict:
     found = {}
-    for path in sorted(deployment.ledgers_dir.glob("*.xlsx")):
+    for path in sorted(deployment.ledgers_dir.glob("**/*.xlsx")):
         book = openpyxl.load_workbook(path)
-        found[path.name] = {
+        found[str(path.relative_to(deployment.ledgers_dir))] = {
             ws.title: [[c.value for c in row] for row in ws.iter_rows()]
             for ws in book.worksheets
         }

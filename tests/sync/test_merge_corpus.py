@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from pyxform.xls2xform import convert
+
 from doorstep.sync.entities import NO_BUILDING
 from doorstep.sync.ledgers import entity_list_csv, ledger_rows
 from doorstep.sync.merge import merge
 from doorstep.sync.registry import FormRegistry
-from pyxform.xls2xform import convert
-
 from tests.sync.test_merge import submit
 
 TREE_1 = "0d8a3e0c-1f2b-4c5d-9e6f-7a8b9c0d1e2f"

@@ -6,12 +6,12 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from doorstep.sync.deployment import init_deployment
-from doorstep.sync.merge import merge
-from doorstep.sync.registry import FormRegistry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from doorstep.sync.deployment import init_deployment
+from doorstep.sync.merge import merge
+from doorstep.sync.registry import FormRegistry
 from tests.conftest import compile_md
 from tests.sync.test_merge import (
     FOLLOW_UP,

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pyxform.xls2xform import convert
+
 from doorstep.forms.spec import read_spec
 from doorstep.sync.ingest import Ingest
 from doorstep.sync.ledgers import entity_list_csv
 from doorstep.sync.merge import merge
 from doorstep.sync.registry import FormRegistry
-from pyxform.xls2xform import convert
-
 from tests.sync.test_merge import exported
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "forms" / "templates"
