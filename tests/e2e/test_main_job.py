@@ -91,6 +91,7 @@ def test_serve_simulate_merge_writes_a_workbook_per_building(served):
     assert "39 x 201" in simulated.stdout
     status = json.loads(doorstep("--dir", str(office), "status", "--json").stdout)
     assert status["submissions"] == 36
+    assert len(status["forms"]) == 7, "every shipped form was filled and sent"
     assert status["devices"]["tablet-1"]["submissions"] == 36
     workbooks = sorted((office / "data" / "ledgers").glob("*.xlsx"))
     titles = {load_workbook(path, read_only=True).sheetnames[0] for path in workbooks}
