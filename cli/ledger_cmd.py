@@ -6,6 +6,7 @@ Library errors become one line and exit 1; usage mistakes exit 2 (click).
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ from doorstep.sync.deployment import Deployment
 from doorstep.sync.ledgers import (
     FORMATS,
     LedgerError,
+    conflict_report,
     export_ledgers,
     ledger_sheets,
     quarantine_report,
@@ -70,8 +72,8 @@ def merge_command(ctx: click.Context, rebuild: bool, cold: bool) -> None:
     for count, what in (
         (
             summary.conflicts,
-            "open conflict(s): see `doorstep ledger show`, settle "
-            "with `doorstep ledger resolve`",
+            "open conflict(s): list them with `doorstep ledger conflicts`, "
+            "settle with `doorstep ledger resolve`",
         ),
         (summary.duplicates, "group(s) of probable duplicates (merge.json)"),
         (summary.unknown_originals, "edit(s) of a submission never received"),
@@ -100,6 +102,8 @@ def show(ctx: click.Context, building: str) -> None:
         click.echo(f"== {sheet.title} ({len(sheet.rows)}) ==")
         headers = [[c.zh for c in sheet.columns], [c.en for c in sheet.columns]]
         click.echo(_table(headers, sheet.rows, sheet.flags))
+        for (r, i), note in sorted(sheet.flags.items()):
+            click.echo(f"! {sheet.rows[r][0]} {sheet.columns[i].key}: {note}")
         click.echo("")
 
 
@@ -132,13 +136,37 @@ def export(ctx: click.Context, fmt: str, out: Path, unmasked: bool) -> None:
     click.echo(f"Wrote {len(written)} file(s) to {out}.")
 
 
+@ledger.command("conflicts")
+@click.option("--all", "settled", is_flag=True, help="Also list settled conflicts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def conflicts(ctx: click.Context, settled: bool, as_json: bool) -> None:
+    """List open conflicts: entity, property, each value with device and time."""
+    try:
+        found = conflict_report(_deployment(ctx), settled=settled)
+    except LedgerError as err:
+        raise click.ClickException(str(err)) from err
+
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=1))
+        return
+    if not found:
+        click.echo("No open conflicts.")
+    for conflict in found:
+        click.echo(_conflict_text(conflict))
+
+
 @ledger.command("resolve")
 @click.argument("entity")
 @click.argument("property")
 @click.argument("value")
 @click.pass_context
 def resolve(ctx: click.Context, entity: str, property: str, value: str) -> None:
-    """Settle a conflict: ENTITY's PROPERTY is VALUE (ENTITY: id or LIST:ID)."""
+    """Settle a conflict: ENTITY's PROPERTY is VALUE (ENTITY: id or LIST:ID).
+
+    VALUE is one of the values in conflict, or #N for the N-th that
+    `doorstep ledger conflicts` lists. Resolving again changes the choice.
+    """
     try:
         settled = resolve_conflict(_deployment(ctx), entity, property, value)
     except LedgerError as err:
@@ -148,6 +176,24 @@ def resolve(ctx: click.Context, entity: str, property: str, value: str) -> None:
         f"Resolved {settled.dataset}:{settled.entity_id} {property}; "
         f"ledger of building {settled.building} rewritten."
     )
+
+
+def _conflict_text(conflict: dict) -> str:
+    ref = f"{conflict['list']}:{conflict['entity']}"
+    lines = [f"{ref} {conflict['property']} (building {conflict['building']})"]
+    lines += [
+        f"  {v['choice']} {v['value']}  {v['device']}  {v['collected']}  "
+        f"{v['submission']}"
+        for v in conflict["values"]
+    ]
+    if conflict["chosen"] is not None:
+        lines.append(f"  settled: {conflict['chosen']}")
+    else:
+        lines.append(
+            f"  settle: doorstep ledger resolve {ref} {conflict['property']} #N"
+        )
+
+    return "\n".join(lines)
 
 
 @click.group("report")

@@ -8,11 +8,11 @@ no longer has keep a column of their own after the known ones.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from doorstep.forms.personal import is_personal, is_personal_name, mask
 from doorstep.forms.spec import Field, FormSpec
 from doorstep.sync.merge_extract import declarations, is_log_form
 from doorstep.sync.registry import FormRegistry
@@ -53,8 +53,6 @@ COMMON_NAMES = {
     "notes": ("备注", "Notes"),
 }
 
-_PERSONAL = re.compile(r"id_?card|id_?number|phone|mobile|(^|_)tel($|_)", re.I)
-
 
 class LedgerError(Exception):
     """A ledger request that cannot be met, in the admin's words."""
@@ -88,10 +86,13 @@ class Column:
     en: str
     kind: str = "text"
     choices: dict[str, str] = field(default_factory=dict, compare=False)
+    # Set when the field's label says it is personal (forms.personal).
+    labelled_personal: bool = False
 
     @property
     def personal(self) -> bool:
-        return bool(_PERSONAL.search(self.key.rsplit("/", 1)[-1]))
+        """Whether the column holds ID-card or phone numbers, to be masked."""
+        return self.labelled_personal or is_personal_name(self.key)
 
 
 @dataclass
@@ -136,7 +137,7 @@ def column(key: str, source: Field | None) -> Column:
     if not (zh or en):
         zh, en = COMMON_NAMES.get(key.rsplit("/", 1)[-1], (key, key))
 
-    return Column(key, zh or key, en or key, source.type, choices)
+    return Column(key, zh or key, en or key, source.type, choices, is_personal(source))
 
 
 def named(key: str) -> Column:
@@ -173,16 +174,6 @@ def cell(col: Column, value: str, *, unmasked: bool):
         return " ".join(col.choices.get(v, v) for v in value.split())
 
     return _typed(col.kind, value)
-
-
-def mask(value: str) -> str:
-    """Hide the middle of an ID-card or phone number, keeping its ends."""
-    value = value.strip()
-    keep = 3 if len(value) <= 11 else 4
-    if len(value) <= keep + 4:
-        return "*" * max(len(value) - 2, 1) + value[-2:]
-
-    return value[:keep] + "*" * (len(value) - keep - 4) + value[-4:]
 
 
 def _typed(kind: str, value: str):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from doorstep.sync import ledger_names
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.entities import apply_resolutions, load_resolutions
 from doorstep.sync.ledger_columns import (
@@ -27,6 +28,7 @@ from doorstep.sync.ledger_columns import (
     local_time,
     with_extras,
 )
+from doorstep.sync.ledger_names import clashes, file_names
 from doorstep.sync.ledger_quarantine import Quarantined, follow_ups, quarantined
 from doorstep.sync.merge_state import MergeState
 from doorstep.sync.registry import FormRegistry
@@ -52,6 +54,8 @@ class View:
     as_of: date | None
     done: set = field(default_factory=set)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    # Each building's file name (ledger_names), all told apart.
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def month(self) -> str:
@@ -85,14 +89,25 @@ def archive_sheets(
 def make_view(deployment: Deployment, state: MergeState, *, unmasked: bool) -> View:
     last = state.last_day()
     as_of = date.fromisoformat(last) if last else None
+    found = catalog(FormRegistry(deployment.data_dir))
+    shown = {b: found.building(b) for b in state.buildings()}
+
     return View(
-        catalog=catalog(FormRegistry(deployment.data_dir)),
+        catalog=found,
         resolutions=load_resolutions(deployment.root),
         unmasked=unmasked,
         as_of=as_of,
         done=follow_ups(state, as_of) if as_of else set(),
         zone=deployment_zone(deployment),
+        names=file_names(shown),
     )
+
+
+def file_name(view: View, building: str) -> str:
+    """The name of ``building``'s files (without extension)."""
+    found = view.names.get(building)
+
+    return found or ledger_names.file_name(view.catalog.building(building), building)
 
 
 def signature(view: View, *, archive: bool = False) -> str:
@@ -105,6 +120,9 @@ def signature(view: View, *, archive: bool = False) -> str:
         view.catalog.buildings,
         view.unmasked,
         str(view.zone),
+        # Only names that a clash changed: a new building alone writes no
+        # other building's ledger again.
+        sorted(clashes(view.names, _shown(view)).items()),
     ]
     if not archive:
         parts += [
@@ -114,6 +132,10 @@ def signature(view: View, *, archive: bool = False) -> str:
         ]
 
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _shown(view: View) -> dict[str, str]:
+    return {b: view.catalog.building(b) for b in view.names}
 
 
 def _entity_sheet(state, building, dataset, view: View) -> Sheet:
@@ -135,13 +157,13 @@ def _entity_sheet(state, building, dataset, view: View) -> Sheet:
         sheet.rows.append([entity.entity_id, entity.label, *cells, entity.version])
         for conflict in still_open:
             at = next(i for i, c in enumerate(columns) if c.key == conflict["property"])
-            sheet.flags[(len(sheet.rows) - 1, at + 2)] = _conflict_note(conflict, view)
+            note = _conflict_note(conflict, columns[at], view)
+            sheet.flags[(len(sheet.rows) - 1, at + 2)] = note
 
     return sheet
 
 
-def _conflict_note(conflict: dict, view: View) -> str:
-    column = Column(conflict["property"], "", "")
+def _conflict_note(conflict: dict, column: Column, view: View) -> str:
     values = [
         f"{cell(column, c['value'], unmasked=view.unmasked)!s} "
         f"({c['device'] or 'unknown device'}, "

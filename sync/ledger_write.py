@@ -4,6 +4,7 @@
 sheet and the current month's log rows; ``archive/<building>/<YYYY-MM>.xlsx``
 holds each earlier month's log rows. A building is named by its label where
 its field is a select ("1号楼.xlsx"); the state keeps the stable name.
+ledger_names keeps every building's file name distinct, safe and bounded.
 
 A merge renders again the buildings its submissions touched, and of their
 archives only the months whose rows changed (the state's ``dirty`` table).
@@ -20,12 +21,12 @@ import shutil
 from pathlib import Path
 
 from doorstep.sync.deployment import Deployment
-from doorstep.sync.entities import NO_BUILDING
 from doorstep.sync.files import write_atomic
 from doorstep.sync.ledger_sheets import (
     View,
     archive_sheets,
     building_sheets,
+    file_name,
     signature,
 )
 from doorstep.sync.merge_queries import building_logs
@@ -101,20 +102,13 @@ def remove_stale(deployment: Deployment, state: MergeState, view: View) -> None:
 
 
 def workbook_path(deployment: Deployment, view: View, building: str) -> Path:
-    return deployment.ledgers_dir / f"{safe(view.catalog.building(building))}.xlsx"
+    return deployment.ledgers_dir / f"{file_name(view, building)}.xlsx"
 
 
 def archive_path(deployment: Deployment, view: View, building: str, month: str):
-    shown = safe(view.catalog.building(building))
+    shown = file_name(view, building)
 
     return deployment.ledgers_dir / ARCHIVE_DIR / shown / f"{month}.xlsx"
-
-
-def safe(name: str) -> str:
-    """``name`` as a file name: no separators, no characters Windows refuses."""
-    cleaned = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in name)
-
-    return cleaned.strip(". ") or NO_BUILDING
 
 
 def _paths(deployment, view: View, job: Job) -> list[Path]:

@@ -18,7 +18,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from doorstep.sync import ledger_write
+from doorstep.forms.personal import is_personal_name, mask
+from doorstep.sync import ledger_names, ledger_write
 from doorstep.sync.deployment import Deployment
 from doorstep.sync.entities import (
     EntityState,
@@ -28,7 +29,8 @@ from doorstep.sync.entities import (
     save_resolution,
 )
 from doorstep.sync.files import write_atomic
-from doorstep.sync.ledger_columns import LedgerError
+from doorstep.sync.ledger_columns import Column, LedgerError
+from doorstep.sync.ledger_conflicts import Conflict, all_conflicts, describe, pick
 from doorstep.sync.ledger_quarantine import follow_ups, quarantined
 from doorstep.sync.ledger_sheets import (
     Sheet,
@@ -36,6 +38,7 @@ from doorstep.sync.ledger_sheets import (
     archive_sheets,
     building_sheets,
     dict_rows,
+    file_name,
     make_view,
     plain,
     signature,
@@ -84,12 +87,8 @@ def ledger_sheets(deployment: Deployment, building: str) -> list[Sheet]:
     state = _open(deployment)
     try:
         view = make_view(deployment, state, unmasked=not _masks(deployment))
-        # The admin may name a building as its workbook does, by its label.
-        named = {view.catalog.building(b): b for b in state.buildings()}
-        building = named.get(building, building)
-        if building not in state.buildings():
-            raise LedgerError(_unknown_building(building, list(named)))
-        return building_sheets(state, building, view)
+        found = _find_building(view, state.buildings(), building)
+        return building_sheets(state, found, view)
     finally:
         state.close()
 
@@ -124,7 +123,15 @@ def export_ledgers(
         written = []
         for building in state.buildings():
             written += _export_building(out_dir, fmt, state, building, view)
-        written += _write_lists(deployment, state, view, out_dir / LISTS_DIR)
+        # Tablets need the lists in full; an export of them is masked.
+        written += _write_lists(
+            deployment,
+            state,
+            view,
+            out_dir / LISTS_DIR,
+            exported=True,
+            masked=not unmasked,
+        )
     finally:
         state.close()
 
@@ -132,7 +139,7 @@ def export_ledgers(
 
 
 def _export_building(out_dir: Path, fmt: str, state, building: str, view: View):
-    shown = _safe(view.catalog.building(building))
+    shown = file_name(view, building)
     months = [m for m in state.log_months(building) if m < view.month]
     parts = [(None, building_sheets(state, building, view))]
     parts += [(m, archive_sheets(state, building, m, view)) for m in months]
@@ -193,38 +200,45 @@ def open_conflicts(
     return found
 
 
-def resolve_conflict(deployment: Deployment, entity_ref: str, prop: str, value: str):
-    """Settle an open conflict on ``prop`` of an entity with ``value``.
+def conflict_report(deployment: Deployment, *, settled: bool = False) -> list[dict]:
+    """The open conflicts (with ``settled``, the settled ones too), described.
 
-    ``entity_ref`` is an entity id, or ``list:id`` where ids repeat across
-    lists. Returns the entity; rewrites its building's ledger and its list.
+    Each: list, entity, building, property, the chosen value if settled, and
+    every value with its choice number, device and time collected; values
+    are masked as the ledgers are.
     """
     state = _open(deployment)
     try:
-        matches = [
-            (entity, conflict)
-            for entity, conflict in open_conflicts(deployment, state)
-            if entity_ref in (entity.entity_id, f"{entity.dataset}:{entity.entity_id}")
-            and conflict["property"] == prop
-        ]
-        if not matches:
-            raise LedgerError(
-                f"no open conflict on property {prop!r} of entity {entity_ref!r}; "
-                "`doorstep merge` lists the conflicts (see merge.json)"
-            )
-        if len({m[0].dataset for m in matches}) > 1:
-            raise LedgerError(
-                f"entity id {entity_ref!r} is in several lists; write it as "
-                "LIST:ID, for example residents:" + entity_ref
-            )
-        entity, conflict = matches[0]
-        key = (entity.dataset, entity.entity_id, prop, conflict["base"])
-        save_resolution(deployment.root, key, value)
-        write_ledgers(deployment, state, {entity.building})
+        view = make_view(deployment, state, unmasked=not _masks(deployment))
+        found = all_conflicts(state, view.resolutions)
     finally:
         state.close()
 
-    return entity
+    return [describe(c, view) for c in found if settled or c.chosen is None]
+
+
+def resolve_conflict(
+    deployment: Deployment, entity_ref: str, prop: str, value: str
+) -> Conflict:
+    """Settle the conflict on ``prop`` of an entity with one of its values.
+
+    ``entity_ref`` is an entity id, or ``list:id`` where ids repeat across
+    lists; ``value`` one of the values in conflict, or ``#N`` for the N-th
+    listed. A conflict settled before is settled again. Rewrites the
+    entity's building's ledger and its list; returns the conflict.
+    """
+    state = _open(deployment)
+    try:
+        view = make_view(deployment, state, unmasked=not _masks(deployment))
+        found = all_conflicts(state, view.resolutions)
+        conflict, chosen = pick(found, entity_ref, prop, value, view)
+        key = (conflict.dataset, conflict.entity_id, prop, conflict.base)
+        save_resolution(deployment.root, key, chosen)
+        write_ledgers(deployment, state, {conflict.building})
+    finally:
+        state.close()
+
+    return conflict
 
 
 def _write_csv(base: Path, sheets: list[Sheet]) -> list[Path]:
@@ -232,9 +246,9 @@ def _write_csv(base: Path, sheets: list[Sheet]) -> list[Path]:
     for sheet in sheets:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([c.zh for c in sheet.columns])
-        writer.writerow([c.en for c in sheet.columns])
-        writer.writerows([[plain(v) for v in row] for row in sheet.rows])
+        writer.writerow([_inert(c.zh) for c in sheet.columns])
+        writer.writerow([_inert(c.en) for c in sheet.columns])
+        writer.writerows([[_inert(plain(v)) for v in row] for row in sheet.rows])
         path = base / f"{_safe(sheet.title)}.csv"
         write_atomic(path, out.getvalue().encode("utf-8-sig"))
         written.append(path)
@@ -258,21 +272,52 @@ def _write_json(base: Path, building: str, parts: list) -> Path:
     return path
 
 
-def _write_lists(deployment, state, view: View, folder: Path | None = None):
+def _write_lists(
+    deployment,
+    state,
+    view: View,
+    folder: Path | None = None,
+    *,
+    exported: bool = False,
+    masked: bool = False,
+):
     folder = folder or deployment.ledgers_dir / LISTS_DIR
     written = []
     for dataset in state.lists():
-        columns = [c.key for c in view.catalog.lists.get(dataset, [])]
+        known = view.catalog.lists.get(dataset, [])
+        columns = [c.key for c in known]
         entities = []
         for entity in state.entities(dataset=dataset):
             shown = apply_resolutions(entity, view.resolutions)[0]
             columns += [k for k in sorted(shown) if k not in columns]
-            entities.append((entity.entity_id, entity.label, entity.version, shown))
+            row = (entity.entity_id, entity.label, entity.version, shown)
+            entities.append(_exported(row, known, masked) if exported else row)
         path = folder / f"{_safe(dataset)}.csv"
         write_atomic(path, list_csv(columns, entities), mode=0o600)
         written.append(path)
 
     return written
+
+
+def _exported(row: tuple, known: list[Column], masked: bool) -> tuple:
+    entity_id, label, version, properties = row
+    personal = {c.key for c in known if c.personal}
+    shown = {}
+    for key, value in properties.items():
+        if masked and value and (key in personal or is_personal_name(key)):
+            value = mask(value)
+        shown[key] = _inert(value)
+
+    return _inert(entity_id), _inert(label), version, shown
+
+
+def _inert(value):
+    # Excel runs a CSV cell starting with one of these as a formula (CSV
+    # injection); a leading quote keeps it text, as spreadsheets expect.
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+
+    return value
 
 
 def _open(deployment: Deployment) -> MergeState:
@@ -289,9 +334,27 @@ def _masks(deployment: Deployment) -> bool:
 
 
 def _safe(name: str) -> str:
-    return ledger_write.safe(name)
+    return ledger_names.file_name(name)
+
+
+def _find_building(view: View, buildings: list[str], wanted: str) -> str:
+    # The admin may name a building by its value, by its label as the
+    # workbook shows it, or by its workbook's file name.
+    if wanted in buildings:
+        return wanted
+    by_label = {view.catalog.building(b): b for b in buildings}
+    by_file = {file_name(view, b): b for b in buildings}
+    stem = wanted.removesuffix(".xlsx")
+    found = by_label.get(wanted) or by_file.get(stem)
+    if found is None:
+        raise LedgerError(_unknown_building(wanted, list(by_file)))
+
+    return found
 
 
 def _unknown_building(building: str, known: list[str]) -> str:
     listed = ", ".join(known[:20]) or "none yet"
-    return f"no ledger for building {building!r}; buildings with ledgers: {listed}"
+    return (
+        f"no ledger for building {building!r}; buildings with ledgers: {listed} "
+        "(a workbook's file name, without .xlsx, names its building too)"
+    )

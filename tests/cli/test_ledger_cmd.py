@@ -144,7 +144,8 @@ def test_ledger_resolve_without_a_conflict_fails_clearly(run):
     result = run("ledger", "resolve", "3-101-张三", "full_name", "张三")
 
     assert result.exit_code == 1
-    assert "no open conflict on property 'full_name'" in result.output
+    assert "no conflict on property 'full_name'" in result.output
+    assert "temperature: #1 36.5 | #2 37.5" in result.output
 
 
 def test_report_quarantine_lists_day_and_due(run):
@@ -185,3 +186,52 @@ def test_merge_help_documents_cold_and_the_archive(run):
 
     assert "--cold" in result.output
     assert "archive/<building>/<YYYY-MM>.xlsx" in result.output
+
+
+def test_ledger_resolve_refuses_a_value_no_device_sent(run):
+    run("merge")
+
+    result = run("ledger", "resolve", "3-101-张三", "temperature", "99.9")
+
+    assert result.exit_code == 1
+    assert "'99.9' is not a value in conflict on property 'temperature'" in (
+        result.output
+    )
+    assert "#1 36.5 | #2 37.5" in result.output
+    assert "1 open conflict" in run("merge").output
+
+
+def test_ledger_resolve_again_changes_the_choice(run, deployment):
+    run("merge")
+    run("ledger", "resolve", "3-101-张三", "temperature", "36.5")
+
+    result = run("ledger", "resolve", "residents:3-101-张三", "temperature", "#2")
+
+    assert result.exit_code == 0, result.output
+    shown = run("ledger", "show", "3").output
+    residents = shown.split("== residents")[1].split("\n\n")[0]
+    assert "37.5" in residents and "36.5" not in residents
+    listed = run("ledger", "conflicts", "--all", "--json").output
+    assert '"chosen": "37.5"' in listed
+
+
+def test_ledger_conflicts_lists_property_values_devices_and_times(run):
+    run("merge")
+
+    result = run("ledger", "conflicts")
+
+    assert result.exit_code == 0, result.output
+    assert "residents:3-101-张三 temperature (building 3)" in result.output
+    assert "#1 36.5  tablet-2  2026-12-02 09:00" in result.output
+    assert "#2 37.5  tablet-1  2026-12-02 10:00" in result.output
+    run("ledger", "resolve", "3-101-张三", "temperature", "#1")
+    assert run("ledger", "conflicts").output == "No open conflicts.\n"
+
+
+def test_ledger_show_names_each_open_conflict(run):
+    run("merge")
+
+    result = run("ledger", "show", "3")
+
+    assert "! 3-101-张三 temperature: 冲突 Conflict: " in result.output
+    assert "tablet-1" in result.output and "tablet-2" in result.output

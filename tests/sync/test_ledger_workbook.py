@@ -70,3 +70,13 @@ def test_column_letters_and_widths():
         "AAA",
     ]
     assert (text_width("abc"), text_width("楼栋 1")) == (3, 6)
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text():
+    formulas = XSheet("log", [["备注"], ["Notes"]], [["=1+1"], ["=HYPERLINK(1)"]])
+
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes([formulas])))
+
+    for cell in (book.active["A3"], book.active["A4"]):
+        assert cell.data_type == "s"
+    assert book.active["A3"].value == "=1+1"

@@ -199,3 +199,63 @@ def test_an_unknown_time_zone_is_refused_with_the_setting_named(deployment):
 
 def rows_of(deployment) -> dict:
     return ledger_rows(deployment, "3")["gate_log"][0]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "json"])
+def test_exports_mask_every_personal_number_lists_included(deployment, tmp_path, fmt):
+    conflicted(deployment)
+
+    paths = export_ledgers(deployment, fmt, tmp_path)
+
+    texts = [p.read_text(encoding="utf-8-sig") for p in paths if p.suffix != ".xlsx"]
+    assert texts and not any(CARD in t or "13812345678" in t for t in texts)
+    listed = (tmp_path / "lists" / "residents.csv").read_text(encoding="utf-8")
+    assert "1101**********1234" in listed
+    assert CARD in entity_list_csv(deployment, "residents").decode("utf-8")
+
+
+LABELLED_GATE = """
+| survey |
+|        | type | name | label::中文 (zh) | label::English (en) |
+|        | text | building | 楼栋 | Building |
+|        | text | sfz | 身份证号 | ID |
+
+| settings |
+|          | form_id | version |
+|          | gate_labelled | 1 |
+"""
+
+
+def test_a_field_personal_by_its_label_alone_is_masked(deployment, tmp_path):
+    publish_md(deployment, "gate_labelled", LABELLED_GATE)
+    submit(
+        deployment,
+        f'<data id="gate_labelled" version="1"><building>3</building>'
+        f"<sfz>{CARD}</sfz><meta><instanceID>uuid:l1</instanceID>"
+        "<timeEnd>2026-12-01T10:00:00.000+08:00</timeEnd></meta></data>".encode(),
+    )
+    merge(deployment)
+
+    [row] = ledger_rows(deployment, "3")["gate_labelled"]
+
+    assert row["ID"] == "1101**********1234"
+
+
+def test_csv_exports_keep_formula_like_text_inert(deployment, tmp_path):
+    publish_all(deployment)
+    submit(
+        deployment,
+        household_xml(
+            "uuid:h", "3", "101", "=2+2", "13812345678", [("=2+2", CARD, "")]
+        ),
+    )
+    submit(deployment, gate_xml("uuid:g", "3", "=HYPERLINK(1)"))
+    merge(deployment)
+
+    export_ledgers(deployment, "csv", tmp_path)
+
+    gate = (tmp_path / "3" / "gate_log.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK(1)" in gate
+    listed = (tmp_path / "lists" / "residents.csv").read_text(encoding="utf-8")
+    assert ",'=2+2," in listed
+    assert ",=2+2," in entity_list_csv(deployment, "residents").decode("utf-8")
