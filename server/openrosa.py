@@ -264,7 +264,7 @@ def _read_upload() -> tuple[bytes, dict[str, bytes]]:
     try:
         xml = _xml_part()
         attachments = {
-            (part.filename or key): part.read()
+            (part.filename or key, key): part.read()
             for key, part in request.files.items(multi=True)
             if key != "xml_submission_file"
         }

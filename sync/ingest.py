@@ -142,6 +142,7 @@ class Ingest:
             flags = flags + ["edit of a submission the server never received"]
 
         expected = _named_files(spec, instance)
+        attachments = _prefer_named(attachments, expected)
         try:
             stored, created = self.store.put(
                 instance.xml,
@@ -309,8 +310,12 @@ def _check_utf8(xml: bytes) -> None:
         )
 
 
-def _base_names(attachments: dict[str, bytes]) -> dict[str, bytes]:
+def _base_names(attachments: dict) -> dict[str, bytes]:
     """Attachments keyed by the base of the file name the device gave.
+
+    A key may also be a pair (file name, part name), as multipart uploads
+    carry both: the file name counts, and the part name stands in when the
+    file name is not one the submission names (see ``_prefer_named``).
 
     Nothing a client sends chooses a path: only the base name counts, and a
     name that is no file name at all refuses the whole upload. Empty files
@@ -318,8 +323,9 @@ def _base_names(attachments: dict[str, bytes]) -> dict[str, bytes]:
     would block the real photo from ever arriving.
     """
     named = {}
-    for name, data in attachments.items():
-        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    for key, data in attachments.items():
+        name, part = key if isinstance(key, tuple) else (key, key)
+        base = _base(name)
         unusable = (
             base in ("", ".", "..")
             or len(base.encode("utf-8", "replace")) > _MAX_NAME_BYTES
@@ -331,9 +337,35 @@ def _base_names(attachments: dict[str, bytes]) -> dict[str, bytes]:
                 "Attach the file again on the device and resend."
             )
         if data:
-            named[base] = data
+            named[_Name(base, _base(part))] = data
 
     return named
+
+
+class _Name(str):
+    """A file name that remembers the multipart part name it came under."""
+
+    def __new__(cls, base: str, part: str) -> _Name:
+        name = super().__new__(cls, base)
+        name.part = part
+
+        return name
+
+
+def _base(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _prefer_named(files: dict[str, bytes], expected: list[str]) -> dict[str, bytes]:
+    # Some HTTP stacks mangle a file name (backslash escapes) while the part
+    # name is the file's real name; the name the submission gives wins.
+    chosen = {}
+    for name, data in files.items():
+        part = getattr(name, "part", name)
+        use = part if name not in expected and part in expected else name
+        chosen[str(use)] = data
+
+    return chosen
 
 
 def _accepted_message(stored: StoredSubmission, created: bool) -> str:
