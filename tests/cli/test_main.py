@@ -245,3 +245,23 @@ def test_simulate_refuses_a_server_that_is_not_a_url():
 
     assert result.exit_code == 2
     assert "is not a server URL" in result.output
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error():
+    import subprocess
+    import sys
+
+    # A reader such as `head` closing the pipe early, as the OS reports it.
+    script = (
+        "from doorstep.cli.main import DoorstepGroup\n"
+        "group = DoorstepGroup()\n"
+        "@group.command()\n"
+        "def show():\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "group(['show'])\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True)
+
+    assert done.returncode == 0
+    assert done.stderr == b""
