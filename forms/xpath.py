@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from doorstep.forms import fakes
 
 _EPOCH = datetime(1970, 1, 1).date()
+# One step of a path: "..", "." or a (possibly attribute) name.
+_STEP = r"(?:\.\.|\.|@?[A-Za-z_][\w.:-]*)"
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'[^']*'|\"[^\"]*\")|(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<op>!=|<=|>=|[=<>+*()\[\],-])"
-    r"|(?P<path>/?(?:\.\.|\.|@?[A-Za-z_][\w.:-]*)(?:/(?:\.\.|\.|@?[A-Za-z_][\w.:-]*))*))"
+    rf"|(?P<path>/?{_STEP}(?:/{_STEP})*))"
 )
 _BINARY = (
     ("or",),

@@ -57,6 +57,14 @@ CREATE INDEX IF NOT EXISTS submissions_form ON submissions (form_id);
 """
 
 
+# Each submission with its attachments in one statement: listing a store
+# must not cost one query per submission.
+_SELECT = (
+    "SELECT s.*, (SELECT json_group_object(a.name, a.sha256) FROM attachments a"
+    " WHERE a.instance_id = s.instance_id) AS files FROM submissions s"
+)
+
+
 @dataclass(frozen=True)
 class StoredSubmission:
     """The index's view of one stored submission."""
@@ -133,7 +141,7 @@ class Store:
         """The stored submission with this instanceID, or None."""
         row = (
             self._db()
-            .execute("SELECT * FROM submissions WHERE instance_id = ?", (instance_id,))
+            .execute(_SELECT + " WHERE instance_id = ?", (instance_id,))
             .fetchone()
         )
 
@@ -248,7 +256,7 @@ class Store:
         self, *, after: int = 0, form_id: str | None = None
     ) -> Iterator[StoredSubmission]:
         """Stored submissions in arrival order, from ``after`` (a seq) on."""
-        query = "SELECT * FROM submissions WHERE seq > ?"
+        query = _SELECT + " WHERE seq > ?"
         args: list = [after]
         if form_id is not None:
             query += " AND form_id = ?"
@@ -291,15 +299,6 @@ class Store:
         return digest
 
     def _stored(self, row: sqlite3.Row) -> StoredSubmission:
-        files = (
-            self._db()
-            .execute(
-                "SELECT name, sha256 FROM attachments WHERE instance_id = ?",
-                (row["instance_id"],),
-            )
-            .fetchall()
-        )
-
         return StoredSubmission(
             seq=row["seq"],
             instance_id=row["instance_id"],
@@ -312,7 +311,7 @@ class Store:
             deprecated_id=row["deprecated_id"],
             replaced_by=row["replaced_by"],
             expected=tuple(json.loads(row["expected"])),
-            attachments={name: digest for name, digest in files},
+            attachments=json.loads(row["files"]),
             flags=tuple(json.loads(row["flags"])),
         )
 

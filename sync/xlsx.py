@@ -142,7 +142,10 @@ def _text_cell(ref: str, value: str, style: int) -> str:
     text = escape(_ILLEGAL.sub("", value))
     styled = f' s="{style}"' if style else ""
 
-    return f'<c r="{ref}"{styled} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'  # noqa: E501
+    return (
+        f'<c r="{ref}"{styled} t="inlineStr">'
+        f'<is><t xml:space="preserve">{text}</t></is></c>'
+    )
 
 
 def _value_cell(ref: str, value, flagged: bool) -> str:

@@ -169,12 +169,8 @@ def test_sixteen_clients_posting_one_id_at_once_leave_exactly_one(deployment):
         barrier.wait(10)
         statuses.append(_post(url, xml, photo))
 
-    threads = [threading.Thread(target=post) for _ in range(16)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        _all_at_once([threading.Thread(target=post) for _ in range(16)])
     finally:
         running.stop()
 
@@ -203,12 +199,8 @@ def test_conflicts_in_a_crowd_undo_only_themselves(deployment):
 
     jobs = [(f"rival-{n}", xml, b"photo") for n, xml in enumerate(contested)]
     jobs += [(instance_id, xml, photo) for instance_id, xml, photo in distinct]
-    threads = [threading.Thread(target=post, args=job) for job in jobs]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        _all_at_once([threading.Thread(target=post, args=job) for job in jobs])
     finally:
         running.stop()
 
@@ -216,3 +208,11 @@ def test_conflicts_in_a_crowd_undo_only_themselves(deployment):
     assert sorted(rivals) == [201] + [409] * 7
     assert all(statuses[instance_id] == 201 for instance_id, _, _ in distinct)
     assert Store(deployment.data_dir).count() == 9
+
+
+def _all_at_once(threads: list[threading.Thread]) -> None:
+    """Start the posting threads (they meet at a barrier) and wait for all."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
